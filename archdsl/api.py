@@ -1,0 +1,114 @@
+"""The entry points every front end calls: check a file, get its IR and diagnostics.
+
+Everything runs inside one error boundary: whatever the input, the result is a
+:class:`Result` with diagnostics, never an exception.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from archdsl.diagnostics import ArchError, Location, Reporter
+from archdsl.ir import Program
+
+
+class SourceError(Exception):
+    """The file itself cannot be read (missing, a directory, no permission)."""
+
+
+@dataclass
+class Result:
+    """What checking one file produced."""
+
+    file: str
+    program: Program | None
+    reporter: Reporter
+
+    @property
+    def ok(self) -> bool:
+        return not self.reporter.has_errors
+
+
+def read_source(path: Path) -> str:
+    """Read a spec as UTF-8 text; raises OSError or UnicodeDecodeError."""
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return data.decode("utf-8")
+
+
+def _decode_location(file: str, data: bytes, position: int) -> Location:
+    line = data.count(b"\n", 0, position) + 1
+    column = position - (data.rfind(b"\n", 0, position) + 1) + 1
+    return Location(file, line, column, line, column + 1)
+
+
+def check_source(text: str, file: str = "<input>") -> Result:
+    """Parse and elaborate source text."""
+    from archdsl.lower import Elaborator
+    from archdsl.syntax import parse
+
+    reporter = Reporter()
+    reporter.sources[file] = text
+    try:
+        module = parse(text, file)
+    except ArchError as exc:
+        reporter.add(exc.diagnostic)
+        return Result(file, None, reporter)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))
+    try:
+        elaborator = Elaborator(reporter, read_source)
+        program = elaborator.elaborate_file(module, reporter.sources)
+    except RecursionError:
+        reporter.error("the spec nests too deeply to check", Location(file, 1, 1), code="limit")
+        return Result(file, None, reporter)
+    finally:
+        sys.setrecursionlimit(limit)
+    program = Program(program.file, program.models, program.source, dict(reporter.sources))
+    return Result(file, program, reporter)
+
+
+def check_file(path: str | Path) -> Result:
+    """Read and check one file. Raises SourceError when it cannot be read at all."""
+    path = Path(path)
+    file = str(path)
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise SourceError(f"{file}: is a directory") from None
+    except FileNotFoundError:
+        raise SourceError(f"{file}: no such file") from None
+    except PermissionError:
+        raise SourceError(f"{file}: permission denied") from None
+    except OSError as exc:
+        raise SourceError(f"{file}: {exc.strerror or 'cannot be read'}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        reporter = Reporter()
+        reporter.sources[file] = data[: exc.start].decode("utf-8", "replace")
+        reporter.error(
+            f"the file is not valid UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded",
+            _decode_location(file, data, exc.start),
+            code="encoding",
+            hint="save the file as UTF-8",
+        )
+        return Result(file, None, reporter)
+    return check_source(text, file)
+
+
+def collect_specs(paths: list[str]) -> list[Path]:
+    """Expand directories into their ``*.arch`` files (recursively, sorted)."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.arch") if p.is_file()))
+        else:
+            files.append(path)
+    return files

@@ -1,0 +1,133 @@
+"""The ``archdsl`` command line. Thin: each command calls archdsl.api and renders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from archdsl import __version__
+from archdsl.diagnostics import Diagnostic, Severity, render_github, render_json, render_text
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def _strict(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    return [Diagnostic(Severity.ERROR, d.message, d.location, d.code, d.hint, d.notes) if d.severity is Severity.WARNING else d for d in diagnostics]
+
+
+def _emit(diagnostics: list[Diagnostic], sources: dict[str, str], fmt: str, stream) -> None:
+    if fmt == "json":
+        stream.write(render_json(diagnostics))
+    elif fmt == "github":
+        stream.write(render_github(diagnostics))
+    else:
+        stream.write(render_text(diagnostics, sources))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="archdsl", message="%(prog)s %(version)s")
+def main() -> None:
+    """archdsl: write a neural-network architecture once, check its shapes, and generate
+    Keras 3 or PyTorch code."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True, help="How to print diagnostics.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only diagnostics, no per-file summary.")
+def check(paths: tuple[str, ...], fmt: str, strict: bool, quiet: bool) -> None:
+    """Check the shapes of every model in PATHS (files, or directories searched for *.arch).
+
+    Exit status: 0 when no errors (warnings allowed), 1 when errors were found, 2 when a
+    path cannot be read.
+    """
+    from archdsl.api import SourceError, check_file, collect_specs
+
+    files = collect_specs(list(paths))
+    if not files:
+        click.echo(f"archdsl: no .arch files found in {', '.join(paths)}", err=True)
+        sys.exit(EXIT_USAGE)
+    all_diagnostics: list[Diagnostic] = []
+    sources: dict[str, str] = {}
+    io_failed = False
+    summaries: list[str] = []
+    for path in files:
+        try:
+            result = check_file(path)
+        except SourceError as exc:
+            click.echo(f"archdsl: cannot read {exc}", err=True)
+            io_failed = True
+            continue
+        diagnostics = result.reporter.sorted()
+        if strict:
+            diagnostics = _strict(diagnostics)
+        all_diagnostics.extend(diagnostics)
+        sources.update(result.reporter.sources)
+        if result.program is not None and not any(d.severity is Severity.ERROR for d in diagnostics):
+            models = ", ".join(f"{m.name} {m.param_count.total:,} params" for m in result.program.models.values())
+            summaries.append(f"{path}: ok ({models or 'no models'})")
+    errors = sum(1 for d in all_diagnostics if d.severity is Severity.ERROR)
+    warnings = sum(1 for d in all_diagnostics if d.severity is Severity.WARNING)
+    out = click.get_text_stream("stdout")
+    _emit(all_diagnostics, sources, fmt, out)
+    if fmt == "text" and not quiet:
+        for line in summaries:
+            out.write(line + "\n")
+        out.write(f"checked {len(files)} file{'s' if len(files) != 1 else ''}: {errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}\n")
+    if io_failed:
+        sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_ERRORS if errors else EXIT_OK)
+
+
+@main.command()
+@click.argument("spec", type=click.Path())
+@click.option("--model", "model_name", help="The model to show (default: every model in the file).")
+def summary(spec: str, model_name: str | None) -> None:
+    """Print a per-layer table (name, layer, output shape, parameters) and totals."""
+    from archdsl.api import SourceError, check_file
+    from archdsl.summary import render_summary
+
+    try:
+        result = check_file(Path(spec))
+    except SourceError as exc:
+        click.echo(f"archdsl: cannot read {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    diagnostics = result.reporter.sorted()
+    if diagnostics:
+        _emit(diagnostics, result.reporter.sources, "text", click.get_text_stream("stderr"))
+    if not result.ok or result.program is None:
+        sys.exit(EXIT_ERRORS)
+    models = result.program.models
+    if model_name is not None:
+        if model_name not in models:
+            from archdsl.diagnostics import did_you_mean
+
+            guess = did_you_mean(model_name, models)
+            click.echo(f"archdsl: no model '{model_name}' in {spec}" + (f"; did you mean '{guess}'?" if guess else f" (models: {', '.join(models)})"), err=True)
+            sys.exit(EXIT_USAGE)
+        selected = [models[model_name]]
+    else:
+        selected = list(models.values())
+    click.echo("\n".join(render_summary(m) for m in selected), nl=False)
+
+
+def run() -> None:
+    """Console entry point: no Python traceback ever reaches the user."""
+    try:
+        main(standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("archdsl: interrupted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the last line of defence
+        click.echo(f"archdsl: internal error: {exc.__class__.__name__}: {exc}", err=True)
+        click.echo("This is a bug in archdsl; please report it with the spec that caused it.", err=True)
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    run()

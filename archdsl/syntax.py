@@ -1,0 +1,423 @@
+"""Source text to syntax tree. Lark's exceptions become friendly diagnostics here."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from archdsl import tree as t
+from archdsl.diagnostics import ArchError, Location, error
+from archdsl.resources import resource_dir
+
+# Friendly names for terminals, used in "expected ..." messages.
+TOKEN_NAMES = {
+    "NAME": "a name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "STRING": "a string",
+    "DTYPE": "a dtype such as int32",
+    "COMPARE": "a comparison",
+    "ADD_OP": "'+' or '-'",
+    "MUL_OP": "'*' or '/'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "COMMA": "','",
+    "COLON": "':'",
+    "EQUAL": "'='",
+    "DOT": "'.'",
+    "MORETHAN": "'>'",
+    "ARROW": "'->'",
+    "POW": "'**'",
+    "$END": "the end of the file",
+}
+KEYWORDS = ("model", "block", "import", "as", "input", "output", "return", "for", "in", "if", "elif", "else", "and", "or", "not", "True", "False", "None")
+STATEMENT_START = {"INPUT", "OUTPUT", "RETURN", "FOR", "IF", "NAME"}
+EXPRESSION_START = {"NAME", "INT", "FLOAT", "STRING", "LPAR", "LSQB", "TRUE", "FALSE", "NONE", "ADD_OP", "NOT"}
+
+MAX_SOURCE_BYTES = 10 * 1024 * 1024
+MAX_NESTING = 200
+
+
+def _grammar_text() -> str:
+    return (resource_dir("grammar") / "archdsl.lark").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def parser() -> Lark:
+    """The LALR parser, cached on disk: building it from the grammar costs ~100 ms."""
+    text = _grammar_text()
+    import lark
+
+    key = hashlib.sha256((text + lark.__version__).encode()).hexdigest()[:16]
+    cache = Path(tempfile.gettempdir()) / f"archdsl-{key}-{os.getuid() if hasattr(os, 'getuid') else 0}.lark"
+    return Lark(text, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=True, cache=str(cache))
+
+
+def _describe_token(token: Token) -> str:
+    if token.type == "$END":
+        return "the end of the file"
+    if token.type in ("NAME",):
+        return f"name '{token.value}'"
+    if token.type in ("INT", "FLOAT"):
+        return f"number {token.value}"
+    if token.type == "STRING":
+        return f"string {token.value}"
+    return f"'{token.value}'"
+
+
+def _friendly_expected(expected: set[str], lark: Lark) -> str:
+    names = set(expected)
+    parts: list[str] = []
+    if STATEMENT_START <= names:
+        parts.append("a statement (input, output, return, for, if, or name = ...)")
+        names -= STATEMENT_START
+    if {"NAME", "INT", "LPAR"} <= names:
+        parts.append("an expression")
+        names -= EXPRESSION_START
+    for name in sorted(names):
+        if name in TOKEN_NAMES:
+            parts.append(TOKEN_NAMES[name])
+            continue
+        try:
+            pattern = lark.get_terminal(name).pattern
+        except KeyError:
+            continue
+        if pattern.type == "str":
+            parts.append(f"'{pattern.value}'")
+    parts = sorted(set(parts), key=lambda p: (not p.startswith("a statement"), not p.startswith("an expression"), p))
+    if not parts:
+        return "something else"
+    if len(parts) > 6:
+        parts = parts[:6] + ["..."]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
+    lark = parser()
+    if isinstance(exc, UnexpectedCharacters):
+        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        loc = Location(file, exc.line, exc.column, exc.line, exc.column + 1)
+        hint = None
+        if char == "\t":
+            return error("unexpected tab character", loc)
+        if char in "\"'":
+            hint = "strings end on the line they start; close the quote"
+            return error("unterminated string", loc, code="syntax", hint=hint)
+        if char == ";":
+            hint = "statements need no ';': put each on its own line"
+        elif char == "{" or char == "}":
+            hint = "check the braces around this point"
+        shown = repr(char)[1:-1] if char.isprintable() else f"\\u{ord(char):04x}"
+        return error(f"unexpected character '{shown}'", loc, code="syntax", hint=hint)
+    if isinstance(exc, UnexpectedEOF):
+        lines = text.splitlines() or [""]
+        loc = Location(file, len(lines), len(lines[-1]) + 1)
+        return error(f"unexpected end of file, expected {_friendly_expected(set(exc.expected), lark)}", loc, code="syntax", hint="is a '}' missing?")
+    assert isinstance(exc, UnexpectedToken)
+    token = exc.token
+    expected = set(exc.expected)
+    if token.type == "$END":
+        lines = text.splitlines() or [""]
+        loc = Location(file, len(lines), len(lines[-1]) + 1)
+        return error(f"unexpected end of file, expected {_friendly_expected(expected, lark)}", loc, code="syntax", hint="is a '}' missing?")
+    end_col = (token.end_column or token.column + 1) if token.end_line == token.line else token.column + 1
+    loc = Location(file, token.line, token.column, token.line, end_col)
+    hint = None
+    if token.type == "NAME" and token.value in ("def", "class", "lambda", "while", "let", "var", "const"):
+        hint = "archdsl has model and block definitions, for loops and assignments: see the language reference"
+    elif token.value in KEYWORDS and "NAME" in expected:
+        hint = f"'{token.value}' is a keyword and cannot be used as a name"
+    elif token.type == "EQUAL" and "COMPARE" in expected:
+        hint = "use '==' to compare"
+    elif token.type in ("NAME", "INT", "FLOAT", "STRING", "LPAR") and "RPAR" in expected:
+        hint = "is a ',' missing between arguments?"
+    elif token.type == "ARROW":
+        hint = "a chain goes on the right of '=', after output/return, or inside an expression"
+    message = f"unexpected {_describe_token(token)}, expected {_friendly_expected(expected, lark)}"
+    return error(message, loc, code="syntax", hint=hint)
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "r": "\r", "0": "\0"}
+
+
+def _decode_string(token: Token, file: str) -> str:
+    body = token.value[1:-1]
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            nxt = body[i + 1] if i + 1 < len(body) else ""
+            if nxt not in _ESCAPES:
+                col = token.column + 1 + i
+                raise error(f"unknown escape sequence '\\{nxt}' in string", Location(file, token.line, col, token.line, col + 2), code="syntax", hint='known escapes: \\n \\t \\\\ \\" \\\'')
+            out.append(_ESCAPES[nxt])
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+class _Builder(Transformer):
+    """Turns Lark's parse tree into :mod:`archdsl.tree` nodes, one method per rule alias."""
+
+    def __init__(self, file: str):
+        super().__init__(visit_tokens=False)
+        self.file = file
+
+    def _loc(self, meta) -> Location:
+        if getattr(meta, "empty", True):
+            return Location(self.file, 1, 1)
+        return Location(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tok(self, token: Token) -> Location:
+        return Location(self.file, token.line, token.column, token.end_line, token.end_column)
+
+    # definitions
+    @v_args(meta=True)
+    def start(self, meta, items):
+        return list(items)
+
+    @v_args(meta=True)
+    def import_stmt(self, meta, children):
+        path, alias = children
+        return t.Import(_decode_string(path, self.file), str(alias) if alias else None, loc=self._loc(meta))
+
+    def _definition(self, kind, meta, children):
+        name, params, body = children
+        doc, stmts = body
+        return t.Definition(kind, str(name), tuple(params or ()), stmts, doc, name_loc=self._tok(name), loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def model_def(self, meta, children):
+        return self._definition("model", meta, children)
+
+    @v_args(meta=True)
+    def block_def(self, meta, children):
+        return self._definition("block", meta, children)
+
+    def param_list(self, children):
+        return tuple(c for c in children if c is not None)
+
+    @v_args(meta=True)
+    def param(self, meta, children):
+        name, default = children
+        return t.Param(str(name), default, loc=self._tok(name))
+
+    def body(self, children):
+        doc_token, *stmts = children
+        doc = _decode_string(doc_token, self.file) if doc_token is not None else None
+        return doc, tuple(stmts)
+
+    # statements
+    @v_args(meta=True)
+    def input_stmt(self, meta, children):
+        name, dtype, shape = children
+        return t.InputStmt(str(name), shape, str(dtype) if dtype else None, name_loc=self._tok(name), loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def output_stmt(self, meta, children):
+        return t.OutputStmt(tuple(children), "output", loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def return_stmt(self, meta, children):
+        return t.OutputStmt(tuple(children), "return", loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def assign_stmt(self, meta, children):
+        *names, value = children
+        return t.Assign(tuple(str(n) for n in names), value, tuple(self._tok(n) for n in names), loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def for_stmt(self, meta, children):
+        var, iterable, (_, body) = children
+        return t.For(str(var), iterable, body, loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def if_stmt(self, meta, children):
+        cond, (_, body), *rest = children
+        branches = [(cond, body)]
+        orelse = None
+        for clause in rest:
+            if clause is None:
+                continue
+            if clause[0] == "elif":
+                branches.append(clause[1:])
+            else:
+                orelse = clause[1]
+        return t.If(tuple(branches), orelse, loc=self._loc(meta))
+
+    def elif_clause(self, children):
+        cond, (_, body) = children
+        return ("elif", cond, body)
+
+    def else_clause(self, children):
+        (_, body) = children[0]
+        return ("else", body)
+
+    # expressions
+    @v_args(meta=True)
+    def chain(self, meta, children):
+        left, _, step = children
+        if isinstance(left, t.Chain):
+            return t.Chain(left.head, left.steps + (step,), loc=self._loc(meta))
+        return t.Chain(left, (step,), loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def or_op(self, meta, children):
+        return t.BinOp("or", children[0], children[1], loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def and_op(self, meta, children):
+        return t.BinOp("and", children[0], children[1], loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def not_op(self, meta, children):
+        return t.UnaryOp("not", children[0], loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def compare(self, meta, children):
+        left, op, right = children
+        return t.BinOp(str(op), left, right, loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def binary(self, meta, children):
+        left, op, right = children
+        return t.BinOp(str(op), left, right, loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def unary(self, meta, children):
+        op, operand = children
+        return t.UnaryOp(str(op), operand, loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def power(self, meta, children):
+        return t.BinOp("**", children[0], children[2], loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def call(self, meta, children):
+        func, args = children
+        return t.Call(func, tuple(args or ()), loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def attribute(self, meta, children):
+        value, name = children
+        return t.Attribute(value, str(name), loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def index(self, meta, children):
+        value, idx = children
+        return t.Index(value, idx, loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def name(self, meta, children):
+        return t.Name(str(children[0]), loc=self._tok(children[0]))
+
+    @v_args(meta=True)
+    def int_lit(self, meta, children):
+        return t.Literal(int(children[0]), loc=self._tok(children[0]))
+
+    @v_args(meta=True)
+    def float_lit(self, meta, children):
+        return t.Literal(float(children[0]), loc=self._tok(children[0]))
+
+    @v_args(meta=True)
+    def string_lit(self, meta, children):
+        return t.Literal(_decode_string(children[0], self.file), loc=self._tok(children[0]))
+
+    @v_args(meta=True)
+    def true_lit(self, meta, children):
+        return t.Literal(True, loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def false_lit(self, meta, children):
+        return t.Literal(False, loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def none_lit(self, meta, children):
+        return t.Literal(None, loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def group(self, meta, children):
+        return children[0]
+
+    @v_args(meta=True)
+    def tuple_lit(self, meta, children):
+        return t.TupleExpr(tuple(c for c in children if c is not None), loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def list_lit(self, meta, children):
+        return t.ListExpr(tuple(c for c in children if c is not None), loc=self._loc(meta))
+
+    def arguments(self, children):
+        return tuple(c for c in children if c is not None)
+
+    @v_args(meta=True)
+    def positional(self, meta, children):
+        return t.Argument(children[0], loc=self._loc(meta))
+
+    @v_args(meta=True)
+    def keyword(self, meta, children):
+        name, value = children
+        return t.Argument(value, str(name), name_loc=self._tok(name), loc=self._loc(meta))
+
+
+def _nesting_depth(text: str) -> int:
+    depth = best = 0
+    for c in text:
+        if c in "([{":
+            depth += 1
+            best = max(best, depth)
+        elif c in ")]}":
+            depth -= 1
+    return best
+
+
+def parse(text: str, file: str = "<input>") -> t.Module:
+    """Parse source text into a :class:`archdsl.tree.Module`. Raises ArchError."""
+    if len(text) > MAX_SOURCE_BYTES:
+        raise error(f"file is too large ({len(text)} characters; the limit is {MAX_SOURCE_BYTES})", Location(file, 1, 1), code="limit")
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise error("file contains a NUL byte; is it a binary file?", Location(file, line, 1), code="syntax")
+    depth = _nesting_depth(text)
+    if depth > MAX_NESTING:
+        raise error(f"brackets nested {depth} deep; the limit is {MAX_NESTING}", Location(file, 1, 1), code="limit")
+    comments: list[t.Comment] = []
+    try:
+        lark_tree = parser().parse(text)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, text, file) from None
+    for token in _comment_tokens(text):
+        comments.append(t.Comment(token[2], loc=Location(file, token[0], token[1], token[0], token[1] + len(token[2]))))
+    try:
+        items = _Builder(file).transform(lark_tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, ArchError):
+            raise exc.orig_exc from None
+        raise
+    return t.Module(file, tuple(items), tuple(comments), loc=Location(file, 1, 1))
+
+
+def _comment_tokens(text: str) -> list[tuple[int, int, str]]:
+    """(line, column, text) of every comment, found with the grammar's own lexer."""
+    out = []
+    lark = parser()
+    if "#" not in text:
+        return out
+    for token in lark.lex(text, dont_ignore=True):
+        if token.type == "COMMENT":
+            out.append((token.line, token.column, str(token)))
+    return out
