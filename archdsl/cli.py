@@ -14,7 +14,12 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 def _strict(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    return [Diagnostic(Severity.ERROR, d.message, d.location, d.code, d.hint, d.notes) if d.severity is Severity.WARNING else d for d in diagnostics]
+    return [
+        Diagnostic(Severity.ERROR, d.message, d.location, d.code, d.hint, d.notes)
+        if d.severity is Severity.WARNING
+        else d
+        for d in diagnostics
+    ]
 
 
 def _emit(diagnostics: list[Diagnostic], sources: dict[str, str], fmt: str, stream) -> None:
@@ -35,7 +40,14 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True, help="How to print diagnostics.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="How to print diagnostics.",
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only diagnostics, no per-file summary.")
 def check(paths: tuple[str, ...], fmt: str, strict: bool, quiet: bool) -> None:
@@ -76,7 +88,9 @@ def check(paths: tuple[str, ...], fmt: str, strict: bool, quiet: bool) -> None:
     if fmt == "text" and not quiet:
         for line in summaries:
             out.write(line + "\n")
-        out.write(f"checked {len(files)} file{'s' if len(files) != 1 else ''}: {errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}\n")
+        out.write(
+            f"checked {len(files)} file{'s' if len(files) != 1 else ''}: {errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}\n"
+        )
     if io_failed:
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_ERRORS if errors else EXIT_OK)
@@ -106,7 +120,11 @@ def summary(spec: str, model_name: str | None) -> None:
             from archdsl.diagnostics import did_you_mean
 
             guess = did_you_mean(model_name, models)
-            click.echo(f"archdsl: no model '{model_name}' in {spec}" + (f"; did you mean '{guess}'?" if guess else f" (models: {', '.join(models)})"), err=True)
+            click.echo(
+                f"archdsl: no model '{model_name}' in {spec}"
+                + (f"; did you mean '{guess}'?" if guess else f" (models: {', '.join(models)})"),
+                err=True,
+            )
             sys.exit(EXIT_USAGE)
         selected = [models[model_name]]
     else:

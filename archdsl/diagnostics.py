@@ -8,9 +8,9 @@ single run reports every error in a file.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Iterable
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     NOTE = "note"
@@ -64,7 +64,9 @@ class ArchError(Exception):
         self.diagnostic = diagnostic
 
 
-def error(message: str, location: Location | None, *, code: str = "", hint: str | None = None, notes: Iterable[Note] = ()) -> ArchError:
+def error(
+    message: str, location: Location | None, *, code: str = "", hint: str | None = None, notes: Iterable[Note] = ()
+) -> ArchError:
     """Build an :class:`ArchError` for ``raise``."""
     return ArchError(Diagnostic(Severity.ERROR, message, location, code, hint, tuple(notes)))
 
@@ -80,10 +82,26 @@ class Reporter:
         if diagnostic not in self.diagnostics:
             self.diagnostics.append(diagnostic)
 
-    def error(self, message: str, location: Location | None, *, code: str = "", hint: str | None = None, notes: Iterable[Note] = ()) -> None:
+    def error(
+        self,
+        message: str,
+        location: Location | None,
+        *,
+        code: str = "",
+        hint: str | None = None,
+        notes: Iterable[Note] = (),
+    ) -> None:
         self.add(Diagnostic(Severity.ERROR, message, location, code, hint, tuple(notes)))
 
-    def warning(self, message: str, location: Location | None, *, code: str = "", hint: str | None = None, notes: Iterable[Note] = ()) -> None:
+    def warning(
+        self,
+        message: str,
+        location: Location | None,
+        *,
+        code: str = "",
+        hint: str | None = None,
+        notes: Iterable[Note] = (),
+    ) -> None:
         self.add(Diagnostic(Severity.WARNING, message, location, code, hint, tuple(notes)))
 
     @property

@@ -8,7 +8,8 @@ same shapes thousands of times pays for inference once.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from archdsl.diagnostics import Diagnostic, Location, Severity
 from archdsl.ir import CallValue, TensorType
@@ -64,20 +65,12 @@ def infer_layer(call: CallValue, inputs: Sequence[TensorType]) -> Applied:
     try:
         applied = apply_call(call, inputs)
     except BindError as exc:
-        raise InferError(Diagnostic(Severity.ERROR, exc.message, exc.location or call.location, "argument", exc.hint)) from None
+        raise InferError(
+            Diagnostic(Severity.ERROR, exc.message, exc.location or call.location, "argument", exc.hint)
+        ) from None
     except ShapeError as exc:
         where = _arg_location(call, exc.arg) or call.location
         raise InferError(Diagnostic(Severity.ERROR, exc.message, where, "shape", exc.hint)) from None
-    warnings = list(applied.warnings)
-    if applied.args.get("activation") == "softmax" and applied.outputs and applied.outputs[0].shape[-1:] == (1,):
-        warnings.append(
-            (
-                f"softmax over an axis of size 1 always gives 1.0: {call.name} has {applied.outputs[0].shape[-1]} output unit",
-                'for one yes/no output use activation="sigmoid"; softmax needs two or more units',
-            )
-        )
-    if warnings != list(applied.warnings):
-        applied = Applied(applied.spec, applied.args, applied.explicit, applied.outputs, applied.params, tuple(warnings), applied.inner)
     if key is not None:
         if len(_MEMO) >= _MEMO_LIMIT:
             _MEMO.clear()

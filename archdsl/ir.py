@@ -9,8 +9,9 @@ excluded from equality so tests can compare graphs without positions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from archdsl.diagnostics import Location
 

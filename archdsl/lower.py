@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from archdsl import tree as t
 from archdsl.diagnostics import ArchError, Location, Note, Reporter, did_you_mean, error
@@ -125,7 +126,9 @@ class _Graph:
                 self.name_counts[base] = n
                 return candidate
 
-    def add_tensor(self, ttype: TensorType, producer: int | None, index: int, location: Location | None, name: str | None = None) -> int:
+    def add_tensor(
+        self, ttype: TensorType, producer: int | None, index: int, location: Location | None, name: str | None = None
+    ) -> int:
         tid = len(self.tensors)
         self.tensors.append(Tensor(tid, ttype, name, producer, index, location))
         return tid
@@ -198,10 +201,17 @@ class Elaborator:
                 text = self.read_file(path)
             except OSError as exc:
                 reason = exc.strerror or "cannot be read"
-                self.reporter.error(f"cannot import '{item.path}': {reason}", item.loc, code="import", hint=f"the path is relative to {base or '.'}")
+                self.reporter.error(
+                    f"cannot import '{item.path}': {reason}",
+                    item.loc,
+                    code="import",
+                    hint=f"the path is relative to {base or '.'}",
+                )
                 return
             except UnicodeDecodeError as exc:
-                self.reporter.error(f"cannot import '{item.path}': not UTF-8 text (byte {exc.start})", item.loc, code="import")
+                self.reporter.error(
+                    f"cannot import '{item.path}': not UTF-8 text (byte {exc.start})", item.loc, code="import"
+                )
                 return
             self.reporter.sources[key] = text
             try:
@@ -213,7 +223,7 @@ class Elaborator:
         if item.alias:
             ns.aliases[item.alias] = imported
         else:
-            for name, definition in imported.definitions.items():
+            for definition in imported.definitions.values():
                 if definition.loc.file == imported.file:
                     self._define(ns, definition)
 
@@ -246,13 +256,29 @@ class Elaborator:
     def _check_block_signature(self, definition: t.Definition) -> None:
         inputs = [s for s in definition.body if isinstance(s, t.InputStmt)]
         if not inputs:
-            self.reporter.error(f"block '{definition.name}' has no input", definition.name_loc, code="block", hint="declare the tensors it receives: input x")
+            self.reporter.error(
+                f"block '{definition.name}' has no input",
+                definition.name_loc,
+                code="block",
+                hint="declare the tensors it receives: input x",
+            )
         if not any(isinstance(s, t.OutputStmt) for s in _walk(definition.body)):
-            self.reporter.error(f"block '{definition.name}' returns nothing", definition.name_loc, code="block", hint="end it with: return x")
+            self.reporter.error(
+                f"block '{definition.name}' returns nothing",
+                definition.name_loc,
+                code="block",
+                hint="end it with: return x",
+            )
 
     # --- models --------------------------------------------------------------------------
 
-    def instantiate(self, ns: Namespace, definition: t.Definition, args: list[tuple[str | None, Any, Location | None]], call_loc: Location | None) -> Model | None:
+    def instantiate(
+        self,
+        ns: Namespace,
+        definition: t.Definition,
+        args: list[tuple[str | None, Any, Location | None]],
+        call_loc: Location | None,
+    ) -> Model | None:
         """Elaborate a model for given arguments (cached); None when it has errors."""
         values = self._bind_params(definition, args, call_loc, ns)
         key = (definition.loc.file, definition.name, tuple(sorted((k, _hashable(v)) for k, v in values.items())))
@@ -279,10 +305,21 @@ class Elaborator:
             self._run_body(definition.body, scope)
             self._report_unused(scope)
             graph = self.graph
-            if not graph.inputs:
-                self.reporter.error(f"model '{definition.name}' has no input", definition.name_loc, code="model", hint="declare one: input x: (784,)")
-            if graph.outputs is None:
-                self.reporter.error(f"model '{definition.name}' has no output", definition.name_loc, code="model", hint="end the model with: output x")
+            written = {type(s) for s in _walk(definition.body)}
+            if t.InputStmt not in written:
+                self.reporter.error(
+                    f"model '{definition.name}' has no input",
+                    definition.name_loc,
+                    code="model",
+                    hint="declare one: input x: (784,)",
+                )
+            if t.OutputStmt not in written:
+                self.reporter.error(
+                    f"model '{definition.name}' has no output",
+                    definition.name_loc,
+                    code="model",
+                    hint="end the model with: output x",
+                )
             if len(self.reporter.errors) > errors_before or not graph.inputs or graph.outputs is None:
                 model = None
             else:
@@ -303,13 +340,21 @@ class Elaborator:
         self.model_cache[key] = model
         return model
 
-    def _bind_params(self, definition: t.Definition, args: list[tuple[str | None, Any, Location | None]], call_loc: Location | None, ns: Namespace) -> dict[str, Any]:
+    def _bind_params(
+        self,
+        definition: t.Definition,
+        args: list[tuple[str | None, Any, Location | None]],
+        call_loc: Location | None,
+        ns: Namespace,
+    ) -> dict[str, Any]:
         """Match call arguments to a model's or block's parameters; evaluate defaults."""
         names = [p.name for p in definition.params]
         seen: set[str] = set()
         for p in definition.params:
             if p.name in seen:
-                raise error(f"duplicate parameter '{p.name}' in {definition.kind} '{definition.name}'", p.loc, code="duplicate")
+                raise error(
+                    f"duplicate parameter '{p.name}' in {definition.kind} '{definition.name}'", p.loc, code="duplicate"
+                )
             seen.add(p.name)
         values: dict[str, Any] = {}
         positional_done = False
@@ -368,7 +413,13 @@ class Elaborator:
 
     # --- statements ----------------------------------------------------------------------
 
-    def _run_body(self, body: tuple[t.Stmt, ...], scope: Scope, block_inputs: list[int] | None = None, returns: list[Any] | None = None) -> None:
+    def _run_body(
+        self,
+        body: tuple[t.Stmt, ...],
+        scope: Scope,
+        block_inputs: list[int] | None = None,
+        returns: list[Any] | None = None,
+    ) -> None:
         for stmt in body:
             try:
                 self._run(stmt, scope, block_inputs, returns)
@@ -384,9 +435,9 @@ class Elaborator:
 
     def _poison(self, stmt: t.Stmt, scope: Scope) -> None:
         if isinstance(stmt, t.Assign):
-            for name, loc in zip(stmt.targets, stmt.target_locs):
+            for name, loc in zip(stmt.targets, stmt.target_locs, strict=False):
                 scope.bindings[name] = Binding(POISON, loc, "tensor", used=True)
-        elif isinstance(stmt, t.InputStmt):
+        elif isinstance(stmt, t.InputStmt) and stmt.name not in scope.bindings:
             scope.bindings[stmt.name] = Binding(POISON, stmt.name_loc, "input", used=True)
         elif isinstance(stmt, (t.For, t.If)):
             for inner in _walk((stmt,)):
@@ -416,10 +467,12 @@ class Elaborator:
                         f"cannot unpack {count} value{'s' if count != 1 else ''} into {len(stmt.targets)} names",
                         stmt.value.loc,
                         code="unpack",
-                        hint="a recurrent layer returns its states too only with return_state=True" if count < len(stmt.targets) else None,
+                        hint="a recurrent layer returns its states too only with return_state=True"
+                        if count < len(stmt.targets)
+                        else None,
                     )
                 values = list(value)
-            for name, loc, val in zip(stmt.targets, stmt.target_locs, values):
+            for name, loc, val in zip(stmt.targets, stmt.target_locs, values, strict=False):
                 self._bind(scope, name, val, loc, stmt.value)
         elif isinstance(stmt, t.OutputStmt):
             self._run_output(stmt, scope, returns)
@@ -428,7 +481,9 @@ class Elaborator:
             if iterable is POISON:
                 raise _Abort()
             if not isinstance(iterable, (range, tuple)):
-                raise error(f"a for loop needs range(...) or a list, got {type_name(iterable)}", stmt.iterable.loc, code="type")
+                raise error(
+                    f"a for loop needs range(...) or a list, got {type_name(iterable)}", stmt.iterable.loc, code="type"
+                )
             if len(iterable) > MAX_LOOP_ITERATIONS:
                 raise error(
                     f"loop of {len(iterable)} iterations; the limit is {MAX_LOOP_ITERATIONS}",
@@ -438,7 +493,11 @@ class Elaborator:
                 )
             graph.iterations += len(iterable)
             if graph.iterations > MAX_TOTAL_ITERATIONS:
-                raise error(f"loops in this model run more than {MAX_TOTAL_ITERATIONS} iterations in all", stmt.iterable.loc, code="limit")
+                raise error(
+                    f"loops in this model run more than {MAX_TOTAL_ITERATIONS} iterations in all",
+                    stmt.iterable.loc,
+                    code="limit",
+                )
             self._check_name(stmt.var, stmt.loc, scope)
             for value in iterable:
                 scope.bindings[stmt.var] = Binding(value, stmt.loc, "loop", used=True)
@@ -453,7 +512,12 @@ class Elaborator:
                 if value is POISON:
                     raise _Abort()
                 if not isinstance(value, bool):
-                    raise error(f"a condition must be True or False, got {type_name(value)}", cond.loc, code="type", hint="compare it: n > 0")
+                    raise error(
+                        f"a condition must be True or False, got {type_name(value)}",
+                        cond.loc,
+                        code="type",
+                        hint="compare it: n > 0",
+                    )
                 if value:
                     self._run_body(body, scope, block_inputs, returns)
                     return
@@ -464,22 +528,23 @@ class Elaborator:
 
     def _check_name(self, name: str, loc: Location | None, scope: Scope) -> None:
         if name in CATALOGUE or (self.namespace and name in self.namespace.definitions):
-            what = "a built-in layer" if name in CATALOGUE else f"a {self.namespace.definitions[name].kind} defined at {self.namespace.definitions[name].name_loc}"  # type: ignore[union-attr]
+            what = (
+                "a built-in layer"
+                if name in CATALOGUE
+                else f"a {self.namespace.definitions[name].kind} defined at {self.namespace.definitions[name].name_loc}"
+            )  # type: ignore[union-attr]
             raise error(f"'{name}' is already {what}", loc, code="duplicate", hint="choose another name")
-        prev = scope.bindings.get(name)
-        if prev is not None and prev.kind in ("param", "input"):
-            raise error(
-                f"'{name}' is already a {'parameter' if prev.kind == 'param' else 'model input'}",
-                loc,
-                code="duplicate",
-                notes=[Note(f"'{name}' is defined here", prev.location)],
-                hint="choose another name",
-            )
 
     def _bind(self, scope: Scope, name: str, value: Any, loc: Location | None, expr: t.Expr) -> None:
         self._check_name(name, loc, scope)
         prev = scope.bindings.get(name)
-        if prev is not None and not prev.used and prev.kind == "tensor" and isinstance(prev.value, TensorValue) and not name.startswith("_"):
+        if (
+            prev is not None
+            and not prev.used
+            and prev.kind == "tensor"
+            and isinstance(prev.value, TensorValue)
+            and not name.startswith("_")
+        ):
             self.reporter.warning(
                 f"the value of '{name}' is overwritten before it is used",
                 prev.location,
@@ -489,7 +554,12 @@ class Elaborator:
         if isinstance(value, CallValue):
             kind = self._callee_kind(value.name, value.location)
             if kind == "block":
-                raise error("a block call cannot be stored in a name", expr.loc, code="type", hint=f"apply it to a tensor instead: y = x -> {value.name}(...)")
+                raise error(
+                    "a block call cannot be stored in a name",
+                    expr.loc,
+                    code="type",
+                    hint=f"apply it to a tensor instead: y = x -> {value.name}(...)",
+                )
             if kind in ("layer", "model"):
                 value = Instance(name, value, loc)
                 scope.bindings[name] = Binding(value, loc, "instance", used=True)
@@ -503,14 +573,26 @@ class Elaborator:
         graph = self.graph
         assert graph is not None
         self._check_name(stmt.name, stmt.name_loc, scope)
-        if stmt.name in scope.bindings:
-            prev = scope.bindings[stmt.name]
-            raise error(f"duplicate name '{stmt.name}'", stmt.name_loc, code="duplicate", notes=[Note(f"'{stmt.name}' is defined here", prev.location)])
+        prev = scope.bindings.get(stmt.name)
+        if prev is not None:
+            what = {"input": "an input", "param": "a parameter"}.get(prev.kind, "a name")
+            raise error(
+                f"'{stmt.name}' is already {what}",
+                stmt.name_loc,
+                code="duplicate",
+                notes=[Note(f"'{stmt.name}' is defined here", prev.location)],
+                hint="each input needs its own name",
+            )
         declared = self._eval_shape(stmt.shape, scope) if stmt.shape is not None else None
         dtype = stmt.dtype or "float32"
         if block_inputs is None:
             if declared is None:
-                raise error(f"model input '{stmt.name}' needs a shape", stmt.name_loc, code="input", hint=f"write: input {stmt.name}: (28, 28, 1)  (the batch dimension is left out)")
+                raise error(
+                    f"model input '{stmt.name}' needs a shape",
+                    stmt.name_loc,
+                    code="input",
+                    hint=f"write: input {stmt.name}: (28, 28, 1)  (the batch dimension is left out)",
+                )
             tid = graph.add_tensor(TensorType(declared, dtype), None, 0, stmt.loc, stmt.name)
             graph.inputs.append(tid)
             scope.bindings[stmt.name] = Binding(TensorValue(tid), stmt.name_loc, "input")
@@ -531,7 +613,11 @@ class Elaborator:
                     code="shape",
                 )
         if stmt.dtype is not None and stmt.dtype != actual.dtype:
-            raise error(f"block input '{stmt.name}' is declared {stmt.dtype} but receives {actual.dtype}", stmt.loc, code="shape")
+            raise error(
+                f"block input '{stmt.name}' is declared {stmt.dtype} but receives {actual.dtype}",
+                stmt.loc,
+                code="shape",
+            )
         scope.bindings[stmt.name] = Binding(TensorValue(tid), stmt.name_loc, "input")
 
     def _eval_shape(self, expr: t.Expr, scope: Scope) -> tuple:
@@ -539,7 +625,9 @@ class Elaborator:
         dims: list[Any] = []
         for item in items:
             if isinstance(item, t.Name) and self._lookup_local(item.id, scope) is None and not self._is_global(item.id):
-                if item.id[:1].islower() and (guess := did_you_mean(item.id, [n for n, b in scope.bindings.items() if b.kind == "param"])):
+                if item.id[:1].islower() and (
+                    guess := did_you_mean(item.id, [n for n, b in scope.bindings.items() if b.kind == "param"])
+                ):
                     self.reporter.warning(
                         f"'{item.id}' is not a parameter, so it names an unknown dimension",
                         item.loc,
@@ -554,7 +642,11 @@ class Elaborator:
             if value is None:
                 dims.append(None)
             elif isinstance(value, bool) or not isinstance(value, int):
-                raise error(f"a dimension must be a positive integer, None or a name, got {type_name(value)} ({format_value(value)})", item.loc, code="shape")
+                raise error(
+                    f"a dimension must be a positive integer, None or a name, got {type_name(value)} ({format_value(value)})",
+                    item.loc,
+                    code="shape",
+                )
             elif value <= 0:
                 raise error(f"a dimension must be positive, got {value}", item.loc, code="shape")
             elif value > MAX_DIMENSION:
@@ -562,7 +654,12 @@ class Elaborator:
             else:
                 dims.append(value)
         if not dims:
-            raise error("a shape needs at least one dimension", expr.loc, code="shape", hint="shapes leave out the batch dimension: (784,)")
+            raise error(
+                "a shape needs at least one dimension",
+                expr.loc,
+                code="shape",
+                hint="shapes leave out the batch dimension: (784,)",
+            )
         return tuple(dims)
 
     def _run_output(self, stmt: t.OutputStmt, scope: Scope, returns: list[Any] | None) -> None:
@@ -570,9 +667,16 @@ class Elaborator:
         assert graph is not None
         in_block = returns is not None
         if stmt.keyword == "output" and in_block:
-            raise error("'output' is for models; a block ends with 'return'", stmt.loc, code="syntax", hint="write: return x")
+            raise error(
+                "'output' is for models; a block ends with 'return'", stmt.loc, code="syntax", hint="write: return x"
+            )
         if stmt.keyword == "return" and not in_block:
-            raise error("'return' is for blocks; a model declares its outputs with 'output'", stmt.loc, code="syntax", hint="write: output x")
+            raise error(
+                "'return' is for blocks; a model declares its outputs with 'output'",
+                stmt.loc,
+                code="syntax",
+                hint="write: output x",
+            )
         values: list[Any] = []
         for expr in stmt.values:
             value = self.eval(expr, scope)
@@ -590,7 +694,9 @@ class Elaborator:
             returns.append(stmt.loc)
             return
         if graph.outputs is not None:
-            raise error("a model declares its outputs once", stmt.loc, code="model", hint="list them together: output a, b")
+            raise error(
+                "a model declares its outputs once", stmt.loc, code="model", hint="list them together: output a, b"
+            )
         graph.outputs = [v.id for v in values]
 
     def _report_unused(self, scope: Scope) -> None:
@@ -600,7 +706,12 @@ class Elaborator:
             if binding.kind == "input":
                 self.reporter.warning(f"input '{name}' is never used", binding.location, code="unused")
             elif binding.kind == "tensor":
-                self.reporter.warning(f"tensor '{name}' is never used", binding.location, code="unused", hint=f"use it, remove it, or name it '_{name}'")
+                self.reporter.warning(
+                    f"tensor '{name}' is never used",
+                    binding.location,
+                    code="unused",
+                    hint=f"use it, remove it, or name it '_{name}'",
+                )
 
     # --- expressions ---------------------------------------------------------------------
 
@@ -608,7 +719,12 @@ class Elaborator:
         return scope.bindings.get(name)
 
     def _is_global(self, name: str) -> bool:
-        return name in CATALOGUE or name in BUILTINS or name in REGULARIZERS or bool(self.namespace and (name in self.namespace.definitions or name in self.namespace.aliases))
+        return (
+            name in CATALOGUE
+            or name in BUILTINS
+            or name in REGULARIZERS
+            or bool(self.namespace and (name in self.namespace.definitions or name in self.namespace.aliases))
+        )
 
     def eval(self, expr: t.Expr, scope: Scope) -> Any:
         method = getattr(self, "_eval_" + type(expr).__name__)
@@ -634,8 +750,13 @@ class Elaborator:
 
     def _undefined(self, name: str, loc: Location | None, scope: Scope) -> ArchError:
         if name in ACTIVATIONS or name in INITIALIZERS:
-            return error(f"undefined name '{name}'", loc, code="undefined", hint=f'names of activations and initializers are strings: "{name}"')
-        pool = list(scope.bindings)
+            return error(
+                f"undefined name '{name}'",
+                loc,
+                code="undefined",
+                hint=f'names of activations and initializers are strings: "{name}"',
+            )
+        pool = list(scope.bindings) + list(BUILTINS) + list(REGULARIZERS)
         if self.namespace:
             pool += list(self.namespace.definitions)
         guess = did_you_mean(name, pool) or did_you_mean(name, CATALOGUE)
@@ -683,7 +804,9 @@ class Elaborator:
             return equal if op == "==" else not equal
         if op in ("<", "<=", ">", ">="):
             if not (_is_number(left) and _is_number(right)) and not (isinstance(left, str) and isinstance(right, str)):
-                raise error(f"cannot compare {self._describe(left)} with {self._describe(right)}", expr.loc, code="type")
+                raise error(
+                    f"cannot compare {self._describe(left)} with {self._describe(right)}", expr.loc, code="type"
+                )
             return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
         return self._arith(op, left, right, expr)
 
@@ -700,16 +823,31 @@ class Elaborator:
             result = left + right
         elif op == "+" and isinstance(left, str) and isinstance(right, str):
             result = left + right
-        elif op == "*" and isinstance(left, tuple) and _is_int(right) or op == "*" and _is_int(left) and isinstance(right, tuple):
+        elif (
+            op == "*"
+            and isinstance(left, tuple)
+            and _is_int(right)
+            or op == "*"
+            and _is_int(left)
+            and isinstance(right, tuple)
+        ):
             seq, n = (left, right) if isinstance(left, tuple) else (right, left)
             if len(seq) * max(n, 0) > MAX_SEQUENCE:
-                raise error(f"tuple of {len(seq) * n} items is too long; the limit is {MAX_SEQUENCE}", expr.loc, code="limit")
+                raise error(
+                    f"tuple of {len(seq) * n} items is too long; the limit is {MAX_SEQUENCE}", expr.loc, code="limit"
+                )
             result = seq * n
         elif _is_number(left) and _is_number(right):
             if op in ("/", "//", "%") and right == 0:
                 raise error("division by zero", expr.right.loc, code="value")
             if op == "**":
-                if _is_int(left) and _is_int(right) and right > 0 and abs(left) > 1 and right * math.log2(abs(left)) > 62:
+                if (
+                    _is_int(left)
+                    and _is_int(right)
+                    and right > 0
+                    and abs(left) > 1
+                    and right * math.log2(abs(left)) > 62
+                ):
                     raise error(f"{left} ** {right} is too large", expr.loc, code="limit")
                 if _is_int(right) and right < 0 and left == 0:
                     raise error("division by zero", expr.loc, code="value")
@@ -720,9 +858,18 @@ class Elaborator:
                 if isinstance(result, complex):
                     raise error(f"{left} ** {right} is not a real number", expr.loc, code="value")
             else:
-                result = {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right, "/": lambda: left / right, "//": lambda: left // right, "%": lambda: left % right}[op]()
+                result = {
+                    "+": lambda: left + right,
+                    "-": lambda: left - right,
+                    "*": lambda: left * right,
+                    "/": lambda: left / right,
+                    "//": lambda: left // right,
+                    "%": lambda: left % right,
+                }[op]()
         else:
-            raise error(f"cannot apply '{op}' to {self._describe(left)} and {self._describe(right)}", expr.loc, code="type")
+            raise error(
+                f"cannot apply '{op}' to {self._describe(left)} and {self._describe(right)}", expr.loc, code="type"
+            )
         if _is_int(result) and abs(result) > MAX_INT:
             raise error("integer too large", expr.loc, code="limit")
         if isinstance(result, float) and not math.isfinite(result):
@@ -742,13 +889,23 @@ class Elaborator:
                 return tensor.type.dtype
             if expr.attr == "rank":
                 return tensor.type.rank - (1 if self.td_depth else 0)
-            raise error(f"a tensor has no attribute '{expr.attr}'", expr.loc, code="attribute", hint="tensors have shape, rank and dtype")
+            raise error(
+                f"a tensor has no attribute '{expr.attr}'",
+                expr.loc,
+                code="attribute",
+                hint="tensors have shape, rank and dtype",
+            )
         if isinstance(value, Namespace):
             if expr.attr in value.definitions:
                 definition = value.definitions[expr.attr]
                 return DefinitionRef(f"{expr.attr}", definition.kind)
             guess = did_you_mean(expr.attr, value.definitions)
-            raise error(f"'{expr.attr}' is not defined in {value.file}", expr.loc, code="undefined", hint=f"did you mean '{guess}'?" if guess else None)
+            raise error(
+                f"'{expr.attr}' is not defined in {value.file}",
+                expr.loc,
+                code="undefined",
+                hint=f"did you mean '{guess}'?" if guess else None,
+            )
         raise error(f"{self._describe(value)} has no attribute '{expr.attr}'", expr.loc, code="attribute")
 
     def _eval_Index(self, expr: t.Index, scope: Scope) -> Any:
@@ -771,14 +928,26 @@ class Elaborator:
             local = scope.bindings.get(fname)
             if local is not None:
                 local.used = True
-                raise error(f"'{fname}' is {self._describe(local.value)}, not a layer, block or model", func.loc, code="type")
+                raise error(
+                    f"'{fname}' is {self._describe(local.value)}, not a layer, block or model", func.loc, code="type"
+                )
             target_ns = self.namespace
-        elif isinstance(func, t.Attribute) and isinstance(func.value, t.Name) and self.namespace and func.value.id in self.namespace.aliases:
+        elif (
+            isinstance(func, t.Attribute)
+            and isinstance(func.value, t.Name)
+            and self.namespace
+            and func.value.id in self.namespace.aliases
+        ):
             target_ns = self.namespace.aliases[func.value.id]
             fname = func.attr
             if fname not in target_ns.definitions:
                 guess = did_you_mean(fname, target_ns.definitions)
-                raise error(f"'{fname}' is not defined in {target_ns.file}", func.loc, code="undefined", hint=f"did you mean '{guess}'?" if guess else None)
+                raise error(
+                    f"'{fname}' is not defined in {target_ns.file}",
+                    func.loc,
+                    code="undefined",
+                    hint=f"did you mean '{guess}'?" if guess else None,
+                )
         else:
             raise error("only layers, blocks, models and functions can be called", expr.loc, code="type")
         args: list[Any] = []
@@ -801,7 +970,11 @@ class Elaborator:
                 kw_locs.append((arg.value.loc, arg.name_loc))
         if poisoned:
             return POISON
-        if fname in BUILTINS and target_ns is self.namespace and fname not in (target_ns.definitions if target_ns else {}):
+        if (
+            fname in BUILTINS
+            and target_ns is self.namespace
+            and fname not in (target_ns.definitions if target_ns else {})
+        ):
             return BUILTINS[fname](self, expr, args, kwargs)
         if fname not in CATALOGUE and fname not in REGULARIZERS and not (target_ns and fname in target_ns.definitions):
             raise self._undefined(fname, func.loc, scope)
@@ -873,25 +1046,49 @@ class Elaborator:
         if isinstance(callee, Instance):
             return self._apply_instance(callee, inputs, loc)
         if isinstance(callee, DefinitionRef):
-            raise error(f"{callee.kind} '{callee.name}' must be called", loc, code="call", hint=f"add parentheses: {callee.name}()")
+            raise error(
+                f"{callee.kind} '{callee.name}' must be called",
+                loc,
+                code="call",
+                hint=f"add parentheses: {callee.name}()",
+            )
         if not isinstance(callee, CallValue):
-            raise error(f"'->' needs a layer, block or model on its right, got {self._describe(callee)}", loc, code="type")
-        kind = self._callee_kind(callee.name, loc) if not (isinstance(callee.site, tuple) and callee.site[1]) else self.namespaces[callee.site[1]].definitions[callee.name].kind
+            raise error(
+                f"'->' needs a layer, block or model on its right, got {self._describe(callee)}", loc, code="type"
+            )
+        kind = (
+            self._callee_kind(callee.name, loc)
+            if not (isinstance(callee.site, tuple) and callee.site[1])
+            else self.namespaces[callee.site[1]].definitions[callee.name].kind
+        )
         if kind == "layer":
-            inner = callee.args[0] if callee.name == "TimeDistributed" and callee.args else dict(callee.kwargs).get("layer")
-            if callee.name == "TimeDistributed" and isinstance(inner, CallValue) and self._callee_kind(inner.name, loc) == "block":
+            inner = (
+                callee.args[0] if callee.name == "TimeDistributed" and callee.args else dict(callee.kwargs).get("layer")
+            )
+            if (
+                callee.name == "TimeDistributed"
+                and isinstance(inner, CallValue)
+                and self._callee_kind(inner.name, loc) == "block"
+            ):
                 return self.apply_time_distributed_block(callee, inner, inputs, loc)
             return self._apply_layer(callee, inputs, loc)
         if kind == "block":
             return self._expand_block(callee, inputs, loc)
         if kind == "model":
             return self._apply_model(callee, inputs, loc, None)
-        raise error(f"'{callee.name}' is a regularizer, not a layer", loc, code="type", hint=f"pass it to a layer: Dense(64, kernel_regularizer={callee})")
+        raise error(
+            f"'{callee.name}' is a regularizer, not a layer",
+            loc,
+            code="type",
+            hint=f"pass it to a layer: Dense(64, kernel_regularizer={callee})",
+        )
 
     def _count_node(self, loc: Location | None) -> None:
         self.node_budget[0] += 1
         if self.node_budget[0] > MAX_NODES:
-            raise error(f"the graph has more than {MAX_NODES} layers", loc, code="limit", hint="is a repeat count too large?")
+            raise error(
+                f"the graph has more than {MAX_NODES} layers", loc, code="limit", hint="is a repeat count too large?"
+            )
 
     def _layer_name(self, call: CallValue, args: dict[str, Any], default_base: str, loc: Location | None) -> str:
         graph = self.graph
@@ -910,7 +1107,9 @@ class Elaborator:
                     f"duplicate layer name '{name}'",
                     call.location,
                     code="duplicate",
-                    notes=[Note(f"'{name}' is first used here", graph.layer_names[name])] if graph.layer_names[name] else [],
+                    notes=[Note(f"'{name}' is first used here", graph.layer_names[name])]
+                    if graph.layer_names[name]
+                    else [],
                 )
             graph.layer_names[name] = call.location
             return name
@@ -918,7 +1117,9 @@ class Elaborator:
         graph.layer_names[unique] = call.location
         return unique
 
-    def _apply_layer(self, call: CallValue, inputs: list[int], loc: Location | None, instance_name: str | None = None) -> Any:
+    def _apply_layer(
+        self, call: CallValue, inputs: list[int], loc: Location | None, instance_name: str | None = None
+    ) -> Any:
         graph = self.graph
         assert graph is not None
         self._count_node(loc)
@@ -927,7 +1128,17 @@ class Elaborator:
             call = CallValue("TimeDistributed", (call,), (), call.location, ((call.location, None),), site=call.site)
         applied = self._infer(call, types, loc)
         name = self._layer_name(call, applied.args, instance_name or snake_case(call.name), call.location)
-        layer = Layer(name, call.name, applied.args, applied.explicit, applied.params, call.location, None, _inner_layer(applied), call.site)
+        layer = Layer(
+            name,
+            call.name,
+            applied.args,
+            applied.explicit,
+            applied.params,
+            call.location,
+            None,
+            _inner_layer(applied),
+            call.site,
+        )
         return self._add_node(layer, inputs, applied.outputs, loc)
 
     def _infer(self, call: CallValue, types: list[TensorType], loc: Location | None) -> Any:
@@ -938,7 +1149,13 @@ class Elaborator:
         except InferError as exc:
             raise ArchError(exc.diagnostic) from None
         for message, hint in applied.warnings:
-            self.reporter.warning(message, call.location, code="shape", hint=hint, notes=[Note(_frame_text(f), f.location) for f in reversed(self.trace)])
+            self.reporter.warning(
+                message,
+                call.location,
+                code="shape",
+                hint=hint,
+                notes=[Note(_frame_text(f), f.location) for f in reversed(self.trace)],
+            )
         return applied
 
     def _add_node(self, layer: Layer, inputs: list[int], outputs: tuple[TensorType, ...], loc: Location | None) -> Any:
@@ -1028,15 +1245,31 @@ class Elaborator:
             params = params.frozen()
         layer_args = {"trainable": trainable, "name": options.get("name")}
         layer_args.update(model.arguments)
-        layer = Layer(name, "Model", layer_args, frozenset(options) | frozenset(k for k, _, _ in args if k), params, call.location, model, None, call.site)
+        layer = Layer(
+            name,
+            "Model",
+            layer_args,
+            frozenset(options) | frozenset(k for k, _, _ in args if k),
+            params,
+            call.location,
+            model,
+            None,
+            call.site,
+        )
         return self._add_node(layer, inputs, outputs, loc)
 
-    def _check_model_inputs(self, model: Model, inputs: list[int], loc: Location | None, layer_name: str) -> tuple[TensorType, ...]:
+    def _check_model_inputs(
+        self, model: Model, inputs: list[int], loc: Location | None, layer_name: str
+    ) -> tuple[TensorType, ...]:
         graph = self.graph
         assert graph is not None
         if len(inputs) != len(model.inputs):
-            raise error(f"model '{model.name}' takes {len(model.inputs)} input{'s' if len(model.inputs) != 1 else ''}, got {len(inputs)}", loc, code="arity")
-        for tid, expected in zip(inputs, model.input_types):
+            raise error(
+                f"model '{model.name}' takes {len(model.inputs)} input{'s' if len(model.inputs) != 1 else ''}, got {len(inputs)}",
+                loc,
+                code="arity",
+            )
+        for tid, expected in zip(inputs, model.input_types, strict=False):
             tensor = graph.tensors[tid]
             actual = tensor.type
             if _shapes_compatible(expected.shape, actual.shape) and (expected.is_integer == actual.is_integer):
@@ -1078,12 +1311,17 @@ class Elaborator:
                 f"block '{call.name}' takes {len(declared_inputs)} input{'s' if len(declared_inputs) != 1 else ''}, got {len(inputs)}",
                 loc,
                 code="arity",
-                hint="pass several tensors as a tuple: (a, b) -> " + call.name + "(...)" if len(declared_inputs) > 1 else None,
+                hint="pass several tensors as a tuple: (a, b) -> " + call.name + "(...)"
+                if len(declared_inputs) > 1
+                else None,
                 notes=[Note(f"'{call.name}' is defined here", definition.name_loc)],
             )
         args = [(None, v, (call.arg_locs[i][0] if call.arg_locs else call.location)) for i, v in enumerate(call.args)]
         n = len(call.args)
-        args += [(k, v, (call.arg_locs[n + j][1] if call.arg_locs else call.location)) for j, (k, v) in enumerate(call.kwargs)]
+        args += [
+            (k, v, (call.arg_locs[n + j][1] if call.arg_locs else call.location))
+            for j, (k, v) in enumerate(call.kwargs)
+        ]
         values = self._bind_params(definition, args, call.location, ns)
         scope = Scope(definition.name)
         for p in definition.params:
@@ -1104,11 +1342,15 @@ class Elaborator:
         if len(self.reporter.errors) > errors_before:
             raise _Abort()
         if not returns:
-            raise error(f"block '{call.name}' returns nothing", call.location, code="block", hint="end the block with: return x")
+            raise error(
+                f"block '{call.name}' returns nothing", call.location, code="block", hint="end the block with: return x"
+            )
         values_out = returns[:-1]
         return values_out[0] if len(values_out) == 1 else tuple(values_out)
 
-    def apply_time_distributed_block(self, call: CallValue, inner: CallValue, inputs: list[int], loc: Location | None) -> Any:
+    def apply_time_distributed_block(
+        self, call: CallValue, inner: CallValue, inputs: list[int], loc: Location | None
+    ) -> Any:
         """TimeDistributed around a block: every layer inside is wrapped."""
         self.td_depth += 1
         try:
@@ -1121,7 +1363,16 @@ def _inner_layer(applied: Any) -> Layer | None:
     inner = applied.inner
     if inner is None:
         return None
-    return Layer(snake_case(inner.spec.name), inner.spec.name, inner.args, inner.explicit, inner.params, None, None, _inner_layer(inner))
+    return Layer(
+        snake_case(inner.spec.name),
+        inner.spec.name,
+        inner.args,
+        inner.explicit,
+        inner.params,
+        None,
+        None,
+        _inner_layer(inner),
+    )
 
 
 def _shift_axis(call: CallValue) -> CallValue:
@@ -1157,7 +1408,7 @@ def _walk(stmts: tuple[t.Stmt, ...]) -> Iterator[t.Stmt]:
 def _shapes_compatible(a: tuple, b: tuple) -> bool:
     if len(a) != len(b):
         return False
-    return all(not isinstance(x, int) or not isinstance(y, int) or x == y for x, y in zip(a, b))
+    return all(not isinstance(x, int) or not isinstance(y, int) or x == y for x, y in zip(a, b, strict=False))
 
 
 def _is_int(value: Any) -> bool:
@@ -1181,7 +1432,11 @@ def _hashable(value: Any) -> Any:
 
 def _builtin_range(el: Elaborator, expr: t.Call, args: list[Any], kwargs: list[tuple[str, Any]]) -> range:
     if kwargs or not 1 <= len(args) <= 3 or not all(_is_int(a) for a in args):
-        raise error("range takes 1 to 3 integers: range(stop), range(start, stop) or range(start, stop, step)", expr.loc, code="call")
+        raise error(
+            "range takes 1 to 3 integers: range(stop), range(start, stop) or range(start, stop, step)",
+            expr.loc,
+            code="call",
+        )
     if len(args) == 3 and args[2] == 0:
         raise error("range step must not be zero", expr.args[2].loc, code="value")
     return range(*args)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -41,7 +40,26 @@ TOKEN_NAMES = {
     "POW": "'**'",
     "$END": "the end of the file",
 }
-KEYWORDS = ("model", "block", "import", "as", "input", "output", "return", "for", "in", "if", "elif", "else", "and", "or", "not", "True", "False", "None")
+KEYWORDS = (
+    "model",
+    "block",
+    "import",
+    "as",
+    "input",
+    "output",
+    "return",
+    "for",
+    "in",
+    "if",
+    "elif",
+    "else",
+    "and",
+    "or",
+    "not",
+    "True",
+    "False",
+    "None",
+)
 STATEMENT_START = {"INPUT", "OUTPUT", "RETURN", "FOR", "IF", "NAME"}
 EXPRESSION_START = {"NAME", "INT", "FLOAT", "STRING", "LPAR", "LSQB", "TRUE", "FALSE", "NONE", "ADD_OP", "NOT"}
 
@@ -61,7 +79,9 @@ def parser() -> Lark:
 
     key = hashlib.sha256((text + lark.__version__).encode()).hexdigest()[:16]
     cache = Path(tempfile.gettempdir()) / f"archdsl-{key}-{os.getuid() if hasattr(os, 'getuid') else 0}.lark"
-    return Lark(text, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=True, cache=str(cache))
+    return Lark(
+        text, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=True, cache=str(cache)
+    )
 
 
 def _describe_token(token: Token) -> str:
@@ -80,6 +100,8 @@ def _friendly_expected(expected: set[str], lark: Lark) -> str:
     names = set(expected)
     parts: list[str] = []
     if STATEMENT_START <= names:
+        # After a complete statement, operators that could extend it are noise.
+        names &= STATEMENT_START | {"RBRACE", "COMMA"}
         parts.append("a statement (input, output, return, for, if, or name = ...)")
         names -= STATEMENT_START
     if {"NAME", "INT", "LPAR"} <= names:
@@ -123,14 +145,24 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
     if isinstance(exc, UnexpectedEOF):
         lines = text.splitlines() or [""]
         loc = Location(file, len(lines), len(lines[-1]) + 1)
-        return error(f"unexpected end of file, expected {_friendly_expected(set(exc.expected), lark)}", loc, code="syntax", hint="is a '}' missing?")
+        return error(
+            f"unexpected end of file, expected {_friendly_expected(set(exc.expected), lark)}",
+            loc,
+            code="syntax",
+            hint="is a '}' missing?",
+        )
     assert isinstance(exc, UnexpectedToken)
     token = exc.token
     expected = set(exc.expected)
     if token.type == "$END":
         lines = text.splitlines() or [""]
         loc = Location(file, len(lines), len(lines[-1]) + 1)
-        return error(f"unexpected end of file, expected {_friendly_expected(expected, lark)}", loc, code="syntax", hint="is a '}' missing?")
+        return error(
+            f"unexpected end of file, expected {_friendly_expected(expected, lark)}",
+            loc,
+            code="syntax",
+            hint="is a '}' missing?",
+        )
     end_col = (token.end_column or token.column + 1) if token.end_line == token.line else token.column + 1
     loc = Location(file, token.line, token.column, token.line, end_col)
     hint = None
@@ -161,7 +193,12 @@ def _decode_string(token: Token, file: str) -> str:
             nxt = body[i + 1] if i + 1 < len(body) else ""
             if nxt not in _ESCAPES:
                 col = token.column + 1 + i
-                raise error(f"unknown escape sequence '\\{nxt}' in string", Location(file, token.line, col, token.line, col + 2), code="syntax", hint='known escapes: \\n \\t \\\\ \\" \\\'')
+                raise error(
+                    f"unknown escape sequence '\\{nxt}' in string",
+                    Location(file, token.line, col, token.line, col + 2),
+                    code="syntax",
+                    hint="known escapes: \\n \\t \\\\ \\\" \\'",
+                )
             out.append(_ESCAPES[nxt])
             i += 2
         else:
@@ -198,7 +235,9 @@ class _Builder(Transformer):
     def _definition(self, kind, meta, children):
         name, params, body = children
         doc, stmts = body
-        return t.Definition(kind, str(name), tuple(params or ()), stmts, doc, name_loc=self._tok(name), loc=self._loc(meta))
+        return t.Definition(
+            kind, str(name), tuple(params or ()), stmts, doc, name_loc=self._tok(name), loc=self._loc(meta)
+        )
 
     @v_args(meta=True)
     def model_def(self, meta, children):
@@ -225,7 +264,9 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def input_stmt(self, meta, children):
         name, dtype, shape = children
-        return t.InputStmt(str(name), shape, str(dtype) if dtype else None, name_loc=self._tok(name), loc=self._loc(meta))
+        return t.InputStmt(
+            str(name), shape, str(dtype) if dtype else None, name_loc=self._tok(name), loc=self._loc(meta)
+        )
 
     @v_args(meta=True)
     def output_stmt(self, meta, children):
@@ -388,7 +429,11 @@ def _nesting_depth(text: str) -> int:
 def parse(text: str, file: str = "<input>") -> t.Module:
     """Parse source text into a :class:`archdsl.tree.Module`. Raises ArchError."""
     if len(text) > MAX_SOURCE_BYTES:
-        raise error(f"file is too large ({len(text)} characters; the limit is {MAX_SOURCE_BYTES})", Location(file, 1, 1), code="limit")
+        raise error(
+            f"file is too large ({len(text)} characters; the limit is {MAX_SOURCE_BYTES})",
+            Location(file, 1, 1),
+            code="limit",
+        )
     if "\0" in text:
         line = text.count("\n", 0, text.index("\0")) + 1
         raise error("file contains a NUL byte; is it a binary file?", Location(file, line, 1), code="syntax")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from archdsl.diagnostics import Location, did_you_mean
 from archdsl.ir import CallValue, ParamCount, TensorType
-from archdsl.layers.base import CATALOGUE, ArgError, Ctx, LayerSpec, ShapeError, shape_text
+from archdsl.layers.base import CATALOGUE, ArgError, Ctx, LayerSpec, ShapeError, shape_text, warn_trivial_softmax
 from archdsl.values import format_value, type_name
 
 
@@ -29,7 +30,9 @@ class Arg:
     name_location: Location | None = None
 
 
-def bind(spec: LayerSpec, args: Sequence[Arg], call_location: Location | None = None) -> tuple[dict[str, Any], frozenset[str], dict[str, Location | None]]:
+def bind(
+    spec: LayerSpec, args: Sequence[Arg], call_location: Location | None = None
+) -> tuple[dict[str, Any], frozenset[str], dict[str, Location | None]]:
     """Match written arguments to parameters, validate and normalise them.
 
     Returns (all values with defaults, names written, location of each written value).
@@ -61,10 +64,14 @@ def bind(spec: LayerSpec, args: Sequence[Arg], call_location: Location | None = 
                 raise BindError(
                     f"{spec.name} has no parameter '{arg.name}'",
                     arg.name_location or arg.location,
-                    hint=f"did you mean '{guess}'?" if guess else "parameters: " + ", ".join(p.name for p in spec.params),
+                    hint=f"did you mean '{guess}'?"
+                    if guess
+                    else "parameters: " + ", ".join(p.name for p in spec.params),
                 )
             if param.name in values:
-                raise BindError(f"parameter '{param.name}' of {spec.name} given twice", arg.name_location or arg.location)
+                raise BindError(
+                    f"parameter '{param.name}' of {spec.name} given twice", arg.name_location or arg.location
+                )
         try:
             values[param.name] = param.type.convert(arg.value)
         except ArgError as exc:
@@ -80,7 +87,8 @@ def bind(spec: LayerSpec, args: Sequence[Arg], call_location: Location | None = 
     if missing:
         example = spec.name + "(" + ", ".join(f"{m}=..." for m in missing) + ")"
         raise BindError(
-            f"{spec.name} is missing required argument{'s' if len(missing) > 1 else ''} " + ", ".join(f"'{m}'" for m in missing),
+            f"{spec.name} is missing required argument{'s' if len(missing) > 1 else ''} "
+            + ", ".join(f"'{m}'" for m in missing),
             call_location,
             hint=f"write {example}",
         )
@@ -107,7 +115,9 @@ def check_inputs(spec: LayerSpec, inputs: Sequence[TensorType]) -> None:
         got = ", ".join(shape_text(t) for t in inputs)
         raise ShapeError(
             f"{spec.name} takes {want}, got {n}" + (f": {got}" if got else ""),
-            hint="pass several tensors as a tuple: (a, b) -> Add()" if low > 1 else "apply it to one tensor: x -> " + spec.name + "(...)",
+            hint="pass several tensors as a tuple: (a, b) -> Add()"
+            if low > 1
+            else "apply it to one tensor: x -> " + spec.name + "(...)",
         )
     rs = spec.input_spec
     for i, t in enumerate(inputs):
@@ -134,7 +144,7 @@ def check_inputs(spec: LayerSpec, inputs: Sequence[TensorType]) -> None:
         if rs.dtype == "int" and not t.is_integer:
             raise ShapeError(
                 f"{spec.name} expects integer input (token ids), got {t.dtype} with shape {shape_text(t)}",
-                hint="declare the input as integers, e.g. `input tokens: (100,) int32`",
+                hint="declare the input as integers, e.g. `input tokens: int32 (100,)`",
             )
         if rs.dtype == "float" and t.is_integer:
             raise ShapeError(
@@ -156,7 +166,13 @@ class Applied:
     inner: Applied | None = None
 
 
-def apply(spec: LayerSpec, args: dict[str, Any], explicit: frozenset[str], inputs: Sequence[TensorType], infer_inner: Any = None) -> Applied:
+def apply(
+    spec: LayerSpec,
+    args: dict[str, Any],
+    explicit: frozenset[str],
+    inputs: Sequence[TensorType],
+    infer_inner: Any = None,
+) -> Applied:
     """Check inputs, run the shape rule, then the count rule. Raises ShapeError."""
     check_inputs(spec, inputs)
     ctx = Ctx(spec, args, inputs, infer_inner)
@@ -167,8 +183,11 @@ def apply(spec: LayerSpec, args: dict[str, Any], explicit: frozenset[str], input
             if isinstance(d, int) and d <= 0:
                 raise ShapeError(
                     f"{spec.name} output would have shape {shape_text(out)}: a dimension of {d}",
-                    hint="the input is too small for this kernel/pool size and stride; use padding=\"same\" or a smaller window",
+                    hint='the input is too small for this kernel/pool size and stride; use padding="same" or a smaller window',
                 )
+    if args.get("activation") and ctx.outputs[0].rank:
+        # Every layer's activation acts on its (first) output's last axis.
+        warn_trivial_softmax(ctx, args["activation"], ctx.outputs[0].shape, -1)
     params = spec.count(ctx)
     if not args.get("trainable", True):
         params = params.frozen()
@@ -189,13 +208,15 @@ def apply_call(call: CallValue, inputs: Sequence[TensorType]) -> Applied:
     spec = CATALOGUE.get(call.name)
     if spec is None:
         guess = did_you_mean(call.name, CATALOGUE)
-        raise BindError(f"unknown layer '{call.name}'", call.location, hint=f"did you mean '{guess}'?" if guess else None)
+        raise BindError(
+            f"unknown layer '{call.name}'", call.location, hint=f"did you mean '{guess}'?" if guess else None
+        )
     written = call_arguments(call)
     args, explicit, _ = bind(spec, written, call.location)
     return apply(spec, args, explicit, inputs, apply_call)
 
 
-def layer(name: str, *inputs: TensorType | tuple, args: tuple = (), **kwargs: Any) -> Applied:
+def layer(name: str, /, *inputs: TensorType | tuple, args: tuple = (), **kwargs: Any) -> Applied:
     """Convenience for tests and tools: ``layer("Conv2D", (28, 28, 1), args=(32, 3))``."""
     types = [t if isinstance(t, TensorType) else TensorType(tuple(t)) for t in inputs]
     return apply_call(CallValue(name, tuple(args), tuple(kwargs.items())), types)

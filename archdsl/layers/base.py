@@ -7,8 +7,9 @@ only states its table entry and two small functions (output shape, parameter cou
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, NoReturn
 
 from archdsl.diagnostics import did_you_mean
 from archdsl.ir import CallValue, Dim, ParamCount, TensorType, format_shape
@@ -157,7 +158,11 @@ class IntTuple(ParamType):
     def convert(self, value: Any) -> tuple[int, ...]:
         if _is_int(value):
             value = (value,) * self.n
-        if not isinstance(value, tuple) or len(value) != self.n or not all(_is_int(v) and v >= self.minimum for v in value):
+        if (
+            not isinstance(value, tuple)
+            or len(value) != self.n
+            or not all(_is_int(v) and v >= self.minimum for v in value)
+        ):
             self.fail()
         return value
 
@@ -209,7 +214,7 @@ INITIALIZERS = (
 
 
 class Activation(ParamType):
-    description = "an activation name such as \"relu\", or None"
+    description = 'an activation name such as "relu", or None'
 
     def convert(self, value: Any) -> str | None:
         if value is None:
@@ -221,7 +226,7 @@ class Activation(ParamType):
 
 
 class Initializer(ParamType):
-    description = "an initializer name such as \"he_normal\""
+    description = 'an initializer name such as "he_normal"'
 
     def convert(self, value: Any) -> str:
         if not isinstance(value, str) or value not in INITIALIZERS:
@@ -329,7 +334,13 @@ class InputSpec:
 class Ctx:
     """What a shape or count rule sees: bound arguments and input/output types."""
 
-    def __init__(self, spec: LayerSpec, args: dict[str, Any], inputs: Sequence[TensorType], infer_inner: Callable[..., Any] | None = None):
+    def __init__(
+        self,
+        spec: LayerSpec,
+        args: dict[str, Any],
+        inputs: Sequence[TensorType],
+        infer_inner: Callable[..., Any] | None = None,
+    ):
         self.spec = spec
         self.args = args
         self.inputs = tuple(inputs)
@@ -405,7 +416,9 @@ KERNEL_OPTIONS = (
     Param("use_bias", Bool(), True, "whether the layer adds a bias vector", keyword_only=True),
     Param("kernel_initializer", Initializer(), "glorot_uniform", "how the kernel is initialised", keyword_only=True),
     Param("bias_initializer", Initializer(), "zeros", "how the bias is initialised", keyword_only=True),
-    Param("kernel_regularizer", RegularizerType(), None, "a penalty on the kernel added to the loss", keyword_only=True),
+    Param(
+        "kernel_regularizer", RegularizerType(), None, "a penalty on the kernel added to the loss", keyword_only=True
+    ),
     Param("bias_regularizer", RegularizerType(), None, "a penalty on the bias added to the loss", keyword_only=True),
 )
 
@@ -421,12 +434,56 @@ def register(spec: LayerSpec) -> LayerSpec:
         raise ValueError(f"layer {spec.name} registered twice")
     names = [p.name for p in spec.params]
     extra = tuple(p for p in COMMON if p.name not in names)
-    spec = LayerSpec(spec.name, spec.family, spec.doc, spec.params + extra, spec.infer, spec.count, spec.inputs, spec.input_spec, spec.wrapper)
+    spec = LayerSpec(
+        spec.name,
+        spec.family,
+        spec.doc,
+        spec.params + extra,
+        spec.infer,
+        spec.count,
+        spec.inputs,
+        spec.input_spec,
+        spec.wrapper,
+    )
     CATALOGUE[spec.name] = spec
     return spec
 
 
 # --- shared shape arithmetic --------------------------------------------------------------
+
+
+def resolve_axis(ctx: Ctx, axis: int, arg: str = "axis") -> int:
+    """The index into the input shape (batch excluded) of a Keras-style ``axis``."""
+    shape = ctx.input.shape
+    rank = len(shape)
+    if axis == 0 or axis == -(rank + 1):
+        ctx.fail(
+            f"{ctx.spec.name}: {arg}={axis} is the batch axis; the input shape {shape_text(ctx.input)} excludes it",
+            hint=f"axes count the batch as axis 0: {arg}=1 is the first axis of the shape and {arg}=-1 the last",
+            arg=arg,
+        )
+    if not -(rank + 1) < axis <= rank:
+        ctx.fail(
+            f"{ctx.spec.name}: {arg}={axis} is out of range for input of rank {rank} with shape {shape_text(ctx.input)}",
+            hint=f"valid axes are 1 to {rank} or -1 to -{rank}" if rank else "the input has no axes besides the batch",
+            arg=arg,
+        )
+    return axis - 1 if axis > 0 else rank + axis
+
+
+SOFTMAX_CONSTANT = {"softmax": "1.0", "log_softmax": "0.0"}
+
+
+def warn_trivial_softmax(ctx: Ctx, activation: str | None, shape: tuple[Dim, ...], index: int, axis: int = -1) -> None:
+    """Warn when a softmax runs over an axis of size 1: its result is a constant."""
+    if activation not in SOFTMAX_CONSTANT or shape[index] != 1:
+        return
+    ctx.warn(
+        f"{ctx.spec.name}: {activation} over an axis of size 1 always returns {SOFTMAX_CONSTANT[activation]}"
+        f" (axis {axis} of shape {format_shape(shape)})",
+        hint='for a single yes/no output use activation="sigmoid"; '
+        "otherwise apply the softmax over an axis with several entries",
+    )
 
 
 def known(dim: Dim) -> bool:
@@ -444,7 +501,9 @@ def conv_output_length(length: Dim, kernel: int, stride: int, padding: str, dila
     return (length - effective) // stride + 1
 
 
-def deconv_output_length(length: Dim, kernel: int, stride: int, padding: str, output_padding: int | None = None, dilation: int = 1) -> Dim:
+def deconv_output_length(
+    length: Dim, kernel: int, stride: int, padding: str, output_padding: int | None = None, dilation: int = 1
+) -> Dim:
     """Keras's output size of a transposed convolution along one axis."""
     if not known(length):
         return None

@@ -1,0 +1,128 @@
+"""The command line as a user runs it: subprocesses, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+
+
+def archdsl(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "archdsl", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_version() -> None:
+    from archdsl import __version__
+
+    result = archdsl("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"archdsl {__version__}"
+
+
+def test_check_specs_directory_is_clean() -> None:
+    result = archdsl("check", "specs/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 errors, 0 warnings" in result.stdout
+    assert result.stdout.count(": ok (") == len(list(SPECS.rglob("*.arch")))
+
+
+def test_check_reports_errors_with_exit_1(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.arch"
+    spec.write_text("model M {\n  input x: (4,)\n  output x -> Conv2D(3, 3)\n}\n")
+    result = archdsl("check", str(spec))
+    assert result.returncode == 1
+    assert f"{spec}:3:15: error: Conv2D expects input of rank 3" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_warnings_pass_unless_strict(tmp_path: Path) -> None:
+    spec = tmp_path / "warn.arch"
+    spec.write_text("model M {\n  input x: (4,)\n  h = x -> Dense(2)\n  output x\n}\n")
+    assert archdsl("check", str(spec)).returncode == 0
+    strict = archdsl("check", "--strict", str(spec))
+    assert strict.returncode == 1 and "error: tensor 'h' is never used" in strict.stdout
+
+
+def test_json_and_github_formats(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.arch"
+    spec.write_text("model M {\n  input x: (4,)\n  output x -> Dense(units=0)\n}\n")
+    data = json.loads(archdsl("check", "--format", "json", str(spec)).stdout)
+    assert data[0]["severity"] == "error" and data[0]["location"]["line"] == 3
+    github = archdsl("check", "--format", "github", str(spec))
+    assert github.returncode == 1
+    assert github.stdout.startswith(f"::error file={spec},line=3,col=")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"\xff\xfe\x00garbage", "not valid UTF-8"),
+        (b"model M {\n  input x: (4,)\n  output x -> \xe9\n}\n", "not valid UTF-8"),
+        (b"\x00\x01\x02", "NUL byte"),
+        (b"", "0 errors"),
+        (b"}}}}", "unexpected '}'"),
+        (b"model M { input x: (" + b"(" * 5000 + b")", "nested"),
+    ],
+)
+def test_hostile_files_never_show_a_traceback(tmp_path: Path, content: bytes, expected: str) -> None:
+    spec = tmp_path / "weird.arch"
+    spec.write_bytes(content)
+    result = archdsl("check", str(spec))
+    assert "Traceback" not in result.stdout + result.stderr
+    assert expected in result.stdout
+    assert result.returncode in (0, 1)
+
+
+def test_io_errors_exit_2(tmp_path: Path) -> None:
+    missing = archdsl("check", str(tmp_path / "nope.arch"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    empty_dir = archdsl("check", str(tmp_path))
+    assert empty_dir.returncode == 2 and "no .arch files" in empty_dir.stderr
+    usage = archdsl("check", "--format", "xml", "specs")
+    assert usage.returncode == 2
+
+
+def test_summary_table_matches_the_ir() -> None:
+    result = archdsl("summary", "specs/mlp.arch")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == 'Model: "MLP"  (shapes exclude the batch dimension)'
+    assert any(line.split()[:4] == ["dense", "(Dense)", "(128,)", "100,480"] for line in lines)
+    assert "Total params: 109,386 (427.29 KB)" in lines
+    assert "Trainable params: 109,386 (427.29 KB)" in lines
+    assert "Non-trainable params: 0 (0 B)" in lines
+
+
+def test_summary_reports_pytorch_differences_and_unknown_model() -> None:
+    result = archdsl("summary", "specs/resnet.arch", "--model", "ResNet")
+    assert "Non-trainable params: 896" in result.stdout
+    assert "PyTorch: 296,936 parameters, 903 buffer elements" in result.stdout
+    wrong = archdsl("summary", "specs/resnet.arch", "--model", "Resnet")
+    assert wrong.returncode == 2 and "did you mean 'ResNet'?" in wrong.stderr
+
+
+def test_check_and_summary_never_import_frameworks_or_jinja() -> None:
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['archdsl', 'check', '-q', 'specs/']\n"
+        "try:\n"
+        "    runpy.run_module('archdsl', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.argv = ['archdsl', 'summary', 'specs/resnet.arch']\n"
+        "try:\n"
+        "    runpy.run_module('archdsl', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'torch', 'jinja2', 'numpy'))\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr

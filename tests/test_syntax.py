@@ -1,0 +1,174 @@
+"""Parser tests: every construct parses into the expected syntax tree."""
+
+from __future__ import annotations
+
+import pytest
+
+from archdsl import tree as t
+from archdsl.diagnostics import ArchError
+from archdsl.syntax import parse
+
+
+def body(src: str) -> tuple[t.Stmt, ...]:
+    module = parse("model M {\n" + src + "\n}", "m.arch")
+    return module.definitions[0].body
+
+
+def expr(src: str) -> t.Expr:
+    (stmt,) = body(f"v = {src}")
+    assert isinstance(stmt, t.Assign)
+    return stmt.value
+
+
+def lit(v: object) -> t.Literal:
+    return t.Literal(v)
+
+
+@pytest.mark.parametrize(
+    ("src", "expected"),
+    [
+        ("42", lit(42)),
+        ("0.5", lit(0.5)),
+        ("1e-3", lit(1e-3)),
+        ("2.5E+2", lit(250.0)),
+        (".5", lit(0.5)),
+        ('"relu"', lit("relu")),
+        ("'relu'", lit("relu")),
+        (r'"a\"b\n"', lit('a"b\n')),
+        ("True", lit(True)),
+        ("False", lit(False)),
+        ("None", lit(None)),
+        ("(1, 2)", t.TupleExpr((lit(1), lit(2)))),
+        ("(1,)", t.TupleExpr((lit(1),))),
+        ("()", t.TupleExpr(())),
+        ("[1, 2, 3,]", t.ListExpr((lit(1), lit(2), lit(3)))),
+        ("(7)", lit(7)),
+        ("a + b * c", t.BinOp("+", t.Name("a"), t.BinOp("*", t.Name("b"), t.Name("c")))),
+        ("(a + b) * c", t.BinOp("*", t.BinOp("+", t.Name("a"), t.Name("b")), t.Name("c"))),
+        ("n // 2", t.BinOp("//", t.Name("n"), lit(2))),
+        ("n % 2", t.BinOp("%", t.Name("n"), lit(2))),
+        ("2 ** i", t.BinOp("**", lit(2), t.Name("i"))),
+        ("-2 ** 2", t.UnaryOp("-", t.BinOp("**", lit(2), lit(2)))),
+        ("2 ** -1", t.BinOp("**", lit(2), t.UnaryOp("-", lit(1)))),
+        ("a < b", t.BinOp("<", t.Name("a"), t.Name("b"))),
+        ("a == b and not c", t.BinOp("and", t.BinOp("==", t.Name("a"), t.Name("b")), t.UnaryOp("not", t.Name("c")))),
+        ("a or b and c", t.BinOp("or", t.Name("a"), t.BinOp("and", t.Name("b"), t.Name("c")))),
+        ("x.shape[-1]", t.Index(t.Attribute(t.Name("x"), "shape"), t.UnaryOp("-", lit(1)))),
+        (
+            'Dense(64, activation="relu")',
+            t.Call(t.Name("Dense"), (t.Argument(lit(64)), t.Argument(lit("relu"), "activation"))),
+        ),
+        (
+            "x -> Flatten() -> Dense(10)",
+            t.Chain(t.Name("x"), (t.Call(t.Name("Flatten"), ()), t.Call(t.Name("Dense"), (t.Argument(lit(10)),)))),
+        ),
+        (
+            "(a, b) -> Add()",
+            t.Chain(t.TupleExpr((t.Name("a"), t.Name("b"))), (t.Call(t.Name("Add"), ()),)),
+        ),
+        (
+            "h -> (Dense(2), Dense(3))",
+            t.Chain(
+                t.Name("h"),
+                (
+                    t.TupleExpr(
+                        (t.Call(t.Name("Dense"), (t.Argument(lit(2)),)), t.Call(t.Name("Dense"), (t.Argument(lit(3)),)))
+                    ),
+                ),
+            ),
+        ),
+        ("x -> enc -> dec", t.Chain(t.Name("x"), (t.Name("enc"), t.Name("dec")))),
+        ("lib.Block(3)", t.Call(t.Attribute(t.Name("lib"), "Block"), (t.Argument(lit(3)),))),
+        (
+            "TimeDistributed(Conv2D(32, 3))",
+            t.Call(
+                t.Name("TimeDistributed"),
+                (t.Argument(t.Call(t.Name("Conv2D"), (t.Argument(lit(32)), t.Argument(lit(3))))),),
+            ),
+        ),
+    ],
+)
+def test_expressions(src: str, expected: t.Expr) -> None:
+    assert expr(src) == expected
+
+
+def test_chain_continues_across_lines() -> None:
+    value = expr("x\n  -> Dense(1)\n  -> Dense(2)")
+    assert isinstance(value, t.Chain) and len(value.steps) == 2
+
+
+def test_statements() -> None:
+    stmts = body(
+        """
+        "Doc string."
+        input x: (28, 28, 1)
+        input tokens: int32 (T,)
+        a, b = x -> LSTM(3, return_state=True)
+        for i in range(3) { x = x -> Dense(4) }
+        if n > 1 { x = x } elif n == 1 { x = x } else { x = x }
+        output a, b
+        """
+    )
+    assert stmts[0] == t.InputStmt("x", t.TupleExpr((lit(28), lit(28), lit(1))))
+    assert stmts[1] == t.InputStmt("tokens", t.TupleExpr((t.Name("T"),)), "int32")
+    assert isinstance(stmts[2], t.Assign) and stmts[2].targets == ("a", "b")
+    assert isinstance(stmts[3], t.For) and stmts[3].var == "i"
+    assert isinstance(stmts[4], t.If) and len(stmts[4].branches) == 2 and stmts[4].orelse is not None
+    assert stmts[5] == t.OutputStmt((t.Name("a"), t.Name("b")))
+
+
+def test_definitions_imports_docs_and_comments() -> None:
+    module = parse(
+        '# top comment\nimport "lib.arch"\nimport "other.arch" as other\n'
+        'block b(f, k=3) { "Block doc." input x return x }  # trailing\n'
+        "model M(n=1,) { input x: (n,) output x }\n",
+        "m.arch",
+    )
+    assert module.imports == (t.Import("lib.arch"), t.Import("other.arch", "other"))
+    block, model = module.definitions
+    assert block.kind == "block" and block.doc == "Block doc." and [p.name for p in block.params] == ["f", "k"]
+    assert block.params[1].default == lit(3)
+    assert model.kind == "model" and model.params[0].default == lit(1)
+    assert [c.text for c in module.comments] == ["# top comment", "# trailing"]
+    assert module.comments[1].loc.line == 4
+
+
+def test_positions_are_exact() -> None:
+    module = parse("model M {\n  input x: (4,)\n  output x -> Dense(2)\n}\n", "m.arch")
+    output = module.definitions[0].body[1]
+    chain = output.values[0]
+    call = chain.steps[0]
+    assert (call.loc.line, call.loc.column, call.loc.end_line, call.loc.end_column) == (3, 15, 3, 23)
+    assert module.definitions[0].name_loc.column == 7
+
+
+def test_equality_ignores_positions() -> None:
+    a = parse("model M { input x: (4,) output x }", "a.arch")
+    b = parse("model M {\n\n   input x: (4,)\n output x\n}", "b.arch")
+    assert a.definitions == b.definitions
+
+
+@pytest.mark.parametrize(
+    ("src", "message"),
+    [
+        ("model M { input x: (4,) output x -> Dense(2 }", "unexpected '}', expected"),
+        ("model M { input x: (4,)", "unexpected end of file"),
+        ("model { }", "unexpected '{', expected a name"),
+        ("model M { x = }", "unexpected '}', expected an expression"),
+        ("model M { input x: (4,); output x }", "unexpected character ';'"),
+        ('model M { s = "abc }', "unterminated string"),
+        (r'model M { s = "\q" }', "unknown escape sequence '\\q'"),
+        ("class M { }", "unexpected name 'class'"),
+        ("model M { input = 3 }", "unexpected '=', expected a name"),
+        ("model M { if a = 1 { } }", "unexpected '='"),
+        ("model M { x = 1 @ 2 }", "unexpected character '@'"),
+    ],
+)
+def test_syntax_errors(src: str, message: str) -> None:
+    with pytest.raises(ArchError) as info:
+        parse(src, "m.arch")
+    diagnostic = info.value.diagnostic
+    assert message in diagnostic.message
+    assert diagnostic.location is not None and diagnostic.location.line >= 1 and diagnostic.location.column >= 1
+    for internal in ("__ANON", "RPAR", "LBRACE", "NAME", "$END", "Token"):
+        assert internal not in diagnostic.message
