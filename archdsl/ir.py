@@ -143,11 +143,17 @@ class Layer:
     location: Location | None = field(default=None, compare=False)
     submodel: Model | None = None
     inner: Layer | None = None  # the wrapped layer of TimeDistributed / Bidirectional
-    site: int | None = field(default=None, compare=False)
+    site: Any = field(default=None, compare=False)  # (syntax node of the call, file) for code generators
+    path: tuple[str, ...] = ()  # names of the enclosing block instances, outermost first
 
     @property
     def trainable(self) -> bool:
         return bool(self.args.get("trainable", True))
+
+    @property
+    def qualified_name(self) -> str:
+        """Unique in the model: ``residual_block_1.conv2d`` (PyTorch's ``named_modules`` form)."""
+        return ".".join(self.path + (self.name,))
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,24 @@ class Node:
     outputs: tuple[int, ...]
     location: Location | None = field(default=None, compare=False)
     trace: tuple[Frame, ...] = field(default=(), compare=False)
+    block: int | None = None  # the innermost block instance (Model.blocks index) it belongs to
+
+
+@dataclass(frozen=True)
+class BlockCall:
+    """One expansion of a block: the code generators turn these into functions or modules."""
+
+    id: int
+    block: str  # the block's name in the spec
+    name: str  # the instance name, unique among its siblings
+    path: tuple[str, ...]  # enclosing instance names
+    arguments: Mapping[str, Any]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    parent: int | None
+    time_distributed: bool = False
+    location: Location | None = field(default=None, compare=False)
+    site: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -197,6 +221,7 @@ class Model:
     tensors: tuple[Tensor, ...]
     location: Location | None = field(default=None, compare=False)
     doc: str | None = None
+    blocks: tuple[BlockCall, ...] = ()
 
     def tensor(self, tensor_id: int) -> Tensor:
         return self.tensors[tensor_id]
@@ -214,7 +239,7 @@ class Model:
         """Distinct layer instances in first-use order (a shared layer appears once)."""
         seen: dict[str, Layer] = {}
         for node in self.nodes:
-            seen.setdefault(node.layer.name, node.layer)
+            seen.setdefault(node.layer.qualified_name, node.layer)
         return tuple(seen.values())
 
     @property

@@ -19,7 +19,19 @@ from typing import Any
 from archdsl import tree as t
 from archdsl.diagnostics import ArchError, Location, Note, Reporter, did_you_mean, error
 from archdsl.infer import InferError, infer_layer
-from archdsl.ir import CallValue, Frame, Layer, Model, ModelParam, Node, Program, Tensor, TensorType, format_shape
+from archdsl.ir import (
+    BlockCall,
+    CallValue,
+    Frame,
+    Layer,
+    Model,
+    ModelParam,
+    Node,
+    Program,
+    Tensor,
+    TensorType,
+    format_shape,
+)
 from archdsl.layers import CATALOGUE
 from archdsl.layers.base import ACTIVATIONS, INITIALIZERS
 from archdsl.values import format_value, type_name
@@ -113,17 +125,26 @@ class _Graph:
     nodes: list[Node] = field(default_factory=list)
     inputs: list[int] = field(default_factory=list)
     outputs: list[int] | None = None
-    layer_names: dict[str, Location | None] = field(default_factory=dict)
-    name_counts: dict[str, int] = field(default_factory=dict)
+    # Layer and block-instance names are unique per scope: the model, or one block instance.
+    scopes: list[dict[str, Location | None]] = field(default_factory=lambda: [{}])
+    counts: list[dict[str, int]] = field(default_factory=lambda: [{}])
+    path: list[str] = field(default_factory=list)
+    blocks: list[BlockCall] = field(default_factory=list)
+    block_stack: list[int] = field(default_factory=list)
     iterations: int = 0
 
+    @property
+    def layer_names(self) -> dict[str, Location | None]:
+        return self.scopes[-1]
+
     def unique_name(self, base: str) -> str:
-        n = self.name_counts.get(base, 0)
+        counts = self.counts[-1]
+        n = counts.get(base, 0)
         while True:
             candidate = base if n == 0 else f"{base}_{n}"
             n += 1
             if candidate not in self.layer_names:
-                self.name_counts[base] = n
+                counts[base] = n
                 return candidate
 
     def add_tensor(
@@ -333,6 +354,7 @@ class Elaborator:
                     tuple(graph.tensors),
                     definition.loc,
                     definition.doc,
+                    tuple(graph.blocks),
                 )
         finally:
             self.active.pop()
@@ -1138,6 +1160,7 @@ class Elaborator:
             None,
             _inner_layer(applied),
             call.site,
+            tuple(graph.path),
         )
         return self._add_node(layer, inputs, applied.outputs, loc)
 
@@ -1163,7 +1186,8 @@ class Elaborator:
         assert graph is not None
         node_id = len(graph.nodes)
         out_ids = tuple(graph.add_tensor(ttype, node_id, i, loc) for i, ttype in enumerate(outputs))
-        graph.nodes.append(Node(node_id, layer, tuple(inputs), out_ids, loc, tuple(self.trace)))
+        block = graph.block_stack[-1] if graph.block_stack else None
+        graph.nodes.append(Node(node_id, layer, tuple(inputs), out_ids, loc, tuple(self.trace), block))
         values = tuple(TensorValue(i) for i in out_ids)
         return values[0] if len(values) == 1 else values
 
@@ -1255,6 +1279,7 @@ class Elaborator:
             model,
             None,
             call.site,
+            tuple(graph.path),
         )
         return self._add_node(layer, inputs, outputs, loc)
 
@@ -1327,15 +1352,45 @@ class Elaborator:
         for p in definition.params:
             scope.bindings[p.name] = Binding(values[p.name], p.loc, "param", used=True)
         returns: list[Any] = []
+        graph = self.graph
+        assert graph is not None
+        instance = graph.unique_name(snake_case(call.name))
+        graph.layer_names[instance] = call.location
+        block_id = len(graph.blocks)
+        parent = graph.block_stack[-1] if graph.block_stack else None
         saved_ns = self.namespace
         self.namespace = ns
         self.active.append(("block", call.name))
-        self.trace.append(Frame("block", call.name, call.location))
+        self.trace.append(Frame("block", call.name, call.location, instance))
+        graph.scopes.append({})
+        graph.counts.append({})
+        path = tuple(graph.path)
+        graph.path.append(instance)
+        graph.block_stack.append(block_id)
+        graph.blocks.append(
+            BlockCall(
+                block_id,
+                call.name,
+                instance,
+                path,
+                values,
+                tuple(inputs),
+                (),
+                parent,
+                self.td_depth > 0,
+                call.location,
+                call.site,
+            )
+        )
         errors_before = len(self.reporter.errors)
         try:
             self._run_body(definition.body, scope, inputs, returns)
             self._report_unused(scope)
         finally:
+            graph.block_stack.pop()
+            graph.path.pop()
+            graph.scopes.pop()
+            graph.counts.pop()
             self.trace.pop()
             self.active.pop()
             self.namespace = saved_ns
@@ -1346,6 +1401,11 @@ class Elaborator:
                 f"block '{call.name}' returns nothing", call.location, code="block", hint="end the block with: return x"
             )
         values_out = returns[:-1]
+        record = graph.blocks[block_id]
+        graph.blocks[block_id] = BlockCall(
+            record.id, record.block, record.name, record.path, record.arguments, record.inputs,
+            tuple(v.id for v in values_out), record.parent, record.time_distributed, record.location, record.site,
+        )  # fmt: skip
         return values_out[0] if len(values_out) == 1 else tuple(values_out)
 
     def apply_time_distributed_block(

@@ -29,7 +29,7 @@ def _source_names(model: Model, node: Node) -> str:
         if tensor.producer is None:
             names.append(tensor.name or "input")
         else:
-            producer = model.nodes[tensor.producer].layer.name
+            producer = model.nodes[tensor.producer].layer.qualified_name
             names.append(producer if model.nodes[tensor.producer].outputs == (tid,) else f"{producer}[{tensor.index}]")
     return ", ".join(names)
 
@@ -57,9 +57,9 @@ def render_summary(model: Model) -> str:
         kind = layer.submodel.name if layer.submodel is not None else layer.op
         if layer.inner is not None:
             kind = f"{layer.op}({layer.inner.op})"
-        params = "" if layer.name in counted else f"{layer.params.total:,}"
-        counted.add(layer.name)
-        name = f"{layer.name} ({kind})" + ("" if layer.trainable else " [frozen]")
+        params = "" if layer.qualified_name in counted else f"{layer.params.total:,}"
+        counted.add(layer.qualified_name)
+        name = f"{layer.qualified_name} ({kind})" + ("" if layer.trainable else " [frozen]")
         rows.append([name, _shape_text(model, node), params] + ([] if chain else [_source_names(model, node)]))
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     aligns = ["<", "<", ">", "<"]

@@ -126,3 +126,13 @@ def test_check_and_summary_never_import_frameworks_or_jinja() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+def test_summary_names_layers_inside_blocks_by_instance() -> None:
+    result = archdsl("summary", "specs/resnet.arch")
+    rows = [line.split() for line in result.stdout.splitlines()]
+    names = [r[0] for r in rows if len(r) > 1 and r[1].startswith("(")]
+    assert "residual_block.conv2d" in names and "residual_block_2.add" in names
+    assert len(names) == len(set(names))
+    add = next(r for r in rows if r and r[0] == "residual_block_1.add")
+    assert add[-2:] == ["residual_block_1.batch_normalization_1,", "residual_block.re_lu_1"]

@@ -119,7 +119,14 @@ def test_block_expansion_with_trace() -> None:
     kinds = [[f.kind for f in n.trace] for n in m.nodes]
     assert kinds == [["loop", "block"]] * 4
     assert m.nodes[2].trace[0].detail == "i=1"
-    assert [n.layer.name for n in m.nodes] == ["conv2d", "add", "conv2d_1", "add_1"]
+    assert [n.layer.qualified_name for n in m.nodes] == ["res.conv2d", "res.add", "res_1.conv2d", "res_1.add"]
+    assert [(b.name, b.block, dict(b.arguments)) for b in m.blocks] == [
+        ("res", "res", {"filters": 4}),
+        ("res_1", "res", {"filters": 4}),
+    ]
+    assert m.blocks[1].inputs == m.nodes[0].inputs[:0] + (m.nodes[1].outputs[0],)
+    assert m.blocks[1].outputs == m.nodes[3].outputs
+    assert [n.block for n in m.nodes] == [0, 0, 1, 1]
 
 
 def test_block_reads_input_shape_and_branches() -> None:

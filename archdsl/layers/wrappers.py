@@ -83,6 +83,13 @@ def _bidirectional_shape(ctx: Ctx) -> tuple[TensorType, ...]:
             arg="layer",
         )
     inner = _infer_inner(ctx, ctx.input)
+    if inner.args["go_backwards"]:
+        # Keras builds the backward copy with go_backwards=True and raises when both copies agree.
+        ctx.fail(
+            f"Bidirectional runs a reversed copy of its layer itself; the wrapped {call} cannot have go_backwards=True",
+            hint="drop go_backwards: Bidirectional already processes the sequence in both directions",
+            arg="layer",
+        )
     ctx.inner = inner
     n_states = rnn_state_count(call.name) if inner.args["return_state"] else 0
     output = inner.outputs[0]
