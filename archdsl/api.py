@@ -67,7 +67,7 @@ def check_source(text: str, file: str = "<input>") -> Result:
         return Result(file, None, reporter)
     finally:
         sys.setrecursionlimit(limit)
-    program = Program(program.file, program.models, program.source, dict(reporter.sources))
+    program = Program(program.file, program.models, program.source, dict(reporter.sources), program.namespaces)
     return Result(file, program, reporter)
 
 

@@ -132,6 +132,66 @@ def summary(spec: str, model_name: str | None) -> None:
     click.echo("\n".join(render_summary(m) for m in selected), nl=False)
 
 
+@main.command(name="compile")
+@click.argument("spec", type=click.Path())
+@click.option(
+    "--target", "-t", type=click.Choice(["keras", "torch"]), required=True, help="The framework to generate code for."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file (replaced as a whole) instead of stdout.",
+)
+@click.option("--model", "model_name", help="Generate only this model (and what it uses).")
+def compile_command(spec: str, target: str, output: str | None, model_name: str | None) -> None:
+    """Generate runnable Keras 3 or PyTorch code from SPEC.
+
+    A spec with errors prints its diagnostics, writes nothing, and exits with status 1.
+    """
+    from archdsl.api import SourceError, check_file
+
+    try:
+        result = check_file(Path(spec))
+    except SourceError as exc:
+        click.echo(f"archdsl: cannot read {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    diagnostics = result.reporter.sorted()
+    if diagnostics:
+        _emit(diagnostics, result.reporter.sources, "text", click.get_text_stream("stderr"))
+    if not result.ok or result.program is None:
+        sys.exit(EXIT_ERRORS)
+    if model_name is not None and model_name not in result.program.models:
+        from archdsl.diagnostics import did_you_mean
+
+        guess = did_you_mean(model_name, result.program.models)
+        hint = f"; did you mean '{guess}'?" if guess else f" (models: {', '.join(result.program.models)})"
+        click.echo(f"archdsl: no model '{model_name}' in {spec}{hint}", err=True)
+        sys.exit(EXIT_USAGE)
+    from archdsl.codegen import generate, write_atomic
+
+    for message in _compile_warnings(result.program, target, model_name):
+        click.echo(f"{spec}: warning: {message}", err=True)
+    text = generate(result.program, target, model_name, spec)
+    if output is None:
+        click.get_text_stream("stdout").write(text)
+        return
+    try:
+        write_atomic(Path(output), text)
+    except OSError as exc:
+        click.echo(f"archdsl: cannot write {output}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _compile_warnings(program, target: str, model_name: str | None) -> list[str]:
+    """Choices a target makes that the user should know about (e.g. recurrent_dropout in PyTorch)."""
+    if target != "torch":
+        return []
+    from archdsl.targets.torch import compile_warnings
+
+    return compile_warnings(program, model_name)
+
+
 def run() -> None:
     """Console entry point: no Python traceback ever reaches the user."""
     try:

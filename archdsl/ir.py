@@ -179,6 +179,7 @@ class Node:
     location: Location | None = field(default=None, compare=False)
     trace: tuple[Frame, ...] = field(default=(), compare=False)
     block: int | None = None  # the innermost block instance (Model.blocks index) it belongs to
+    site: Any = field(default=None, compare=False)  # the syntax node of the chain step that applied it
 
 
 @dataclass(frozen=True)
@@ -258,3 +259,5 @@ class Program:
     models: Mapping[str, Model]
     source: Any = field(default=None, compare=False)  # the syntax tree (archdsl.tree.Module)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # file -> the definitions visible in it (archdsl.lower.Namespace), for code generators
+    namespaces: Mapping[str, Any] = field(default_factory=dict, compare=False)

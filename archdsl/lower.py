@@ -169,6 +169,8 @@ class Elaborator:
         self.graph: _Graph | None = None
         self.namespace: Namespace | None = None
         self.td_depth = 0  # > 0 while expanding a block inside TimeDistributed
+        self.step: t.Expr | None = None  # the chain step being applied (recorded on nodes)
+        self.unknown_dim_size: int | None = None  # set by self-test generators: None/named dims -> this size
         self.node_budget = [0]
 
     # --- files and imports -------------------------------------------------------------
@@ -272,7 +274,7 @@ class Elaborator:
         for definition in module.definitions:
             if definition.kind == "block" and ns.definitions.get(definition.name) is definition:
                 self._check_block_signature(definition)
-        return Program(module.file, models, module, dict(sources))
+        return Program(module.file, models, module, dict(sources), dict(self.namespaces))
 
     def _check_block_signature(self, definition: t.Definition) -> None:
         inputs = [s for s in definition.body if isinstance(s, t.InputStmt)]
@@ -656,13 +658,13 @@ class Elaborator:
                         code="shape",
                         hint=f"did you mean the parameter '{guess}'?",
                     )
-                dims.append(item.id)
+                dims.append(item.id if self.unknown_dim_size is None else self.unknown_dim_size)
                 continue
             value = self.eval(item, scope)
             if value is POISON:
                 raise _Abort()
             if value is None:
-                dims.append(None)
+                dims.append(self.unknown_dim_size)
             elif isinstance(value, bool) or not isinstance(value, int):
                 raise error(
                     f"a dimension must be a positive integer, None or a name, got {type_name(value)} ({format_value(value)})",
@@ -1011,7 +1013,11 @@ class Elaborator:
             if value is POISON or callee is POISON:
                 value = POISON
                 continue
-            value = self.apply(callee, value, step.loc, expr.head.loc if step is expr.steps[0] else None)
+            saved, self.step = self.step, step
+            try:
+                value = self.apply(callee, value, step.loc, expr.head.loc if step is expr.steps[0] else None)
+            finally:
+                self.step = saved
         return value
 
     def _describe(self, value: Any) -> str:
@@ -1061,9 +1067,13 @@ class Elaborator:
         inputs = [item.id for item in items]
         if isinstance(callee, tuple):
             outputs: list[Any] = []
-            for part in callee:
-                result = self.apply(part, value, loc, head_loc)
+            step = self.step
+            for i, part in enumerate(callee):
+                if isinstance(step, (t.TupleExpr, t.ListExpr)):
+                    self.step = step.items[i]
+                result = self.apply(part, value, self.step.loc if self.step is not None else loc, head_loc)
                 outputs.extend(result if isinstance(result, tuple) else (result,))
+            self.step = step
             return tuple(outputs)
         if isinstance(callee, Instance):
             return self._apply_instance(callee, inputs, loc)
@@ -1187,7 +1197,7 @@ class Elaborator:
         node_id = len(graph.nodes)
         out_ids = tuple(graph.add_tensor(ttype, node_id, i, loc) for i, ttype in enumerate(outputs))
         block = graph.block_stack[-1] if graph.block_stack else None
-        graph.nodes.append(Node(node_id, layer, tuple(inputs), out_ids, loc, tuple(self.trace), block))
+        graph.nodes.append(Node(node_id, layer, tuple(inputs), out_ids, loc, tuple(self.trace), block, self.step))
         values = tuple(TensorValue(i) for i in out_ids)
         return values[0] if len(values) == 1 else values
 
@@ -1379,7 +1389,7 @@ class Elaborator:
                 parent,
                 self.td_depth > 0,
                 call.location,
-                call.site,
+                self.step,
             )
         )
         errors_before = len(self.reporter.errors)

@@ -1,0 +1,190 @@
+"""What both code generators share: which definitions to emit, shapes by source site,
+concrete test inputs, and the view handed to the templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from archdsl import tree as t
+from archdsl.diagnostics import Reporter
+from archdsl.ir import Model, Program, TensorType
+
+UNKNOWN_DIM_SIZES = (16, 32, 64, 128)  # tried in turn for None / named dimensions in self-tests
+
+
+@dataclass
+class ModuleView:
+    """Everything a module template needs, pre-rendered as Python source text."""
+
+    header: list[str]
+    imports: list[str]
+    helpers: list[str] = field(default_factory=list)  # names of helper macros to emit
+    sections: list[list[str]] = field(default_factory=list)  # top-level functions/classes
+    main: list[str] = field(default_factory=list)
+
+
+def site_key(site: Any) -> int | None:
+    return id(site) if site is not None else None
+
+
+def collect_site_outputs(models: list[Model]) -> dict[int, list[tuple[TensorType, ...]]]:
+    """For each syntax node that applied layers, the output types of every application.
+
+    Sub-models inside models are visited too, so a block used anywhere contributes.
+    """
+    index: dict[int, list[tuple[TensorType, ...]]] = {}
+    seen: set[int] = set()
+
+    def visit(model: Model) -> None:
+        if id(model) in seen:
+            return
+        seen.add(id(model))
+        for node in model.nodes:
+            key = site_key(node.site)
+            if key is not None:
+                index.setdefault(key, []).append(tuple(model.tensors[o].type for o in node.outputs))
+            if node.layer.submodel is not None:
+                visit(node.layer.submodel)
+        for block in model.blocks:
+            key = site_key(block.site)
+            if key is not None:
+                index.setdefault(key, []).append(tuple(model.tensors[o].type for o in block.outputs))
+
+    for m in models:
+        visit(m)
+    return index
+
+
+def shape_comment(types_per_use: list[tuple[TensorType, ...]] | None, render) -> str | None:
+    """``(batch, 28, 28, 32)``; several distinct shapes (a block used twice) joined by ' / '."""
+    if not types_per_use:
+        return None
+    texts: list[str] = []
+    for types in types_per_use:
+        text = ", ".join(render(tt) for tt in types)
+        if text not in texts:
+            texts.append(text)
+    if len(texts) > 3:
+        texts = texts[:3] + ["..."]
+    return " / ".join(texts)
+
+
+def definitions_to_emit(program: Program, only: str | None = None) -> list[tuple[t.Definition, str | None]]:
+    """Definitions in emission order, each with the alias it is reached through (or None).
+
+    Everything defined in the main file, plus what it uses from imported files, transitively.
+    With ``only``, just that model and what it needs.
+    """
+    namespaces = program.namespaces
+    main = namespaces[program.file]
+    order: list[tuple[t.Definition, str | None]] = []
+    seen: set[int] = set()
+
+    def visit(definition: t.Definition, ns: Any, alias: str | None) -> None:
+        if id(definition) in seen:
+            return
+        seen.add(id(definition))
+        for name, sub_alias in _called_names(definition.body):
+            target_ns = ns.aliases.get(sub_alias) if sub_alias else ns
+            if target_ns is not None and name in target_ns.definitions:
+                visit(target_ns.definitions[name], target_ns, sub_alias or (alias if target_ns is not main else None))
+        order.append((definition, alias))
+
+    roots = [d for d in program.source.definitions if main.definitions.get(d.name) is d]
+    if only is not None:
+        roots = [d for d in roots if d.name == only]
+    for definition in roots:
+        visit(definition, main, None)
+    return order
+
+
+def _called_names(body: tuple[t.Stmt, ...]) -> list[tuple[str, str | None]]:
+    """(name, alias) of every call and bare name in a body, in source order."""
+    found: list[tuple[str, str | None]] = []
+
+    def expr(e: Any) -> None:
+        if isinstance(e, t.Call):
+            if isinstance(e.func, t.Name):
+                found.append((e.func.id, None))
+            elif isinstance(e.func, t.Attribute) and isinstance(e.func.value, t.Name):
+                found.append((e.func.attr, e.func.value.id))
+            for a in e.args:
+                expr(a.value)
+        elif isinstance(e, t.Name):
+            found.append((e.id, None))
+        elif isinstance(e, t.Chain):
+            expr(e.head)
+            for s in e.steps:
+                expr(s)
+        elif isinstance(e, (t.TupleExpr, t.ListExpr)):
+            for i in e.items:
+                expr(i)
+        elif isinstance(e, t.BinOp):
+            expr(e.left)
+            expr(e.right)
+        elif isinstance(e, t.UnaryOp):
+            expr(e.operand)
+        elif isinstance(e, (t.Attribute,)):
+            expr(e.value)
+        elif isinstance(e, t.Index):
+            expr(e.value)
+            expr(e.index)
+
+    def stmts(body: tuple[t.Stmt, ...]) -> None:
+        for s in body:
+            if isinstance(s, t.Assign):
+                expr(s.value)
+            elif isinstance(s, t.OutputStmt):
+                for v in s.values:
+                    expr(v)
+            elif isinstance(s, t.For):
+                expr(s.iterable)
+                stmts(s.body)
+            elif isinstance(s, t.If):
+                for cond, b in s.branches:
+                    expr(cond)
+                    stmts(b)
+                if s.orelse:
+                    stmts(s.orelse)
+            elif isinstance(s, t.InputStmt) and s.shape is not None:
+                expr(s.shape)
+
+    stmts(body)
+    return found
+
+
+def concrete_model(program: Program, model: Model) -> Model | None:
+    """The model re-checked with every unknown input dimension set to a concrete size, for
+    the self-test's expected output shapes. None when no tried size works."""
+    from archdsl.lower import Elaborator
+
+    if all(isinstance(d, int) for tt in model.input_types for d in tt.shape):
+        return model
+    definition = program.namespaces[program.file].definitions[model.name]
+    for size in UNKNOWN_DIM_SIZES:
+        reporter = Reporter()
+        elaborator = Elaborator(reporter, lambda path: "")
+        elaborator.namespaces = dict(program.namespaces)
+        elaborator.unknown_dim_size = size
+        concrete = elaborator.instantiate(program.namespaces[program.file], definition, [], None)
+        if concrete is not None and not reporter.has_errors:
+            return concrete
+    return None
+
+
+def random_input_bound(model: Model, tensor_id: int) -> int | None:
+    """For an integer input: the smallest Embedding vocabulary it feeds (ids must stay below)."""
+    bounds = [
+        node.layer.args["input_dim"]
+        for node in model.nodes
+        if tensor_id in node.inputs and node.layer.op == "Embedding"
+    ]
+    for node in model.nodes:
+        if tensor_id in node.inputs and node.layer.submodel is not None:
+            sub = node.layer.submodel
+            inner = sub.inputs[node.inputs.index(tensor_id)]
+            bound = random_input_bound(sub, inner)
+            if bound is not None:
+                bounds.append(bound)
+    return min(bounds) if bounds else None
