@@ -120,7 +120,15 @@ class Frame:
     kind: str  # "block", "loop", "model"
     name: str
     location: Location | None = field(default=None, compare=False)
-    detail: str = ""
+    value: Any = None  # the loop variable's value, or the block instance's name
+
+    @property
+    def detail(self) -> str:
+        if self.kind == "loop":
+            from archdsl.values import format_value
+
+            return f"{self.name}={format_value(self.value)}"
+        return "" if self.value is None else str(self.value)
 
 
 @dataclass(frozen=True)
@@ -180,6 +188,7 @@ class Node:
     trace: tuple[Frame, ...] = field(default=(), compare=False)
     block: int | None = None  # the innermost block instance (Model.blocks index) it belongs to
     site: Any = field(default=None, compare=False)  # the syntax node of the chain step that applied it
+    var: str | None = field(default=None, compare=False)  # the spec name its result is bound to (a hint for code)
 
 
 @dataclass(frozen=True)
@@ -197,6 +206,7 @@ class BlockCall:
     time_distributed: bool = False
     location: Location | None = field(default=None, compare=False)
     site: Any = field(default=None, compare=False)
+    var: str | None = field(default=None, compare=False)  # the spec name its result is bound to
 
 
 @dataclass(frozen=True)

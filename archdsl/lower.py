@@ -9,10 +9,12 @@ elaboration goes on with the next statement, so one run reports every error.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +112,7 @@ class Namespace:
     aliases: dict[str, Namespace] = field(default_factory=dict)
 
 
+@cache
 def snake_case(name: str) -> str:
     """Keras's automatic layer names: ``Conv2D`` -> ``conv2d``, ``BatchNormalization`` -> ``batch_normalization``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
@@ -165,11 +168,12 @@ class Elaborator:
         self.modules: dict[str, t.Module] = {}
         self.model_cache: dict[tuple, Model | None] = {}
         self.active: list[tuple[str, str]] = []  # (kind, name) of definitions being expanded
-        self.trace: list[Frame] = []
+        self.trace: tuple[Frame, ...] = ()  # immutable, so every node can share it
         self.graph: _Graph | None = None
         self.namespace: Namespace | None = None
         self.td_depth = 0  # > 0 while expanding a block inside TimeDistributed
         self.step: t.Expr | None = None  # the chain step being applied (recorded on nodes)
+        self.target: str | None = None  # the name the statement being run binds (recorded on nodes)
         self.unknown_dim_size: int | None = None  # set by self-test generators: None/named dims -> this size
         self.node_budget = [0]
 
@@ -474,6 +478,19 @@ class Elaborator:
             self.graph.outputs = []
 
     def _run(self, stmt: t.Stmt, scope: Scope, block_inputs: list[int] | None, returns: list[Any] | None) -> None:
+        saved = self.target
+        if isinstance(stmt, t.Assign):
+            self.target = stmt.targets[0]
+        elif isinstance(stmt, t.OutputStmt):
+            self.target = "outputs" if stmt.keyword == "output" else "out"
+        try:
+            self._run_statement(stmt, scope, block_inputs, returns)
+        finally:
+            self.target = saved
+
+    def _run_statement(
+        self, stmt: t.Stmt, scope: Scope, block_inputs: list[int] | None, returns: list[Any] | None
+    ) -> None:
         graph = self.graph
         assert graph is not None
         if isinstance(stmt, t.InputStmt):
@@ -525,11 +542,11 @@ class Elaborator:
             self._check_name(stmt.var, stmt.loc, scope)
             for value in iterable:
                 scope.bindings[stmt.var] = Binding(value, stmt.loc, "loop", used=True)
-                self.trace.append(Frame("loop", stmt.var, stmt.loc, f"{stmt.var}={format_value(value)}"))
+                self.trace += (Frame("loop", stmt.var, stmt.loc, value),)
                 try:
                     self._run_body(stmt.body, scope, block_inputs, returns)
                 finally:
-                    self.trace.pop()
+                    self.trace = self.trace[:-1]
         elif isinstance(stmt, t.If):
             for cond, body in stmt.branches:
                 value = self.eval(cond, scope)
@@ -1197,9 +1214,10 @@ class Elaborator:
         node_id = len(graph.nodes)
         out_ids = tuple(graph.add_tensor(ttype, node_id, i, loc) for i, ttype in enumerate(outputs))
         block = graph.block_stack[-1] if graph.block_stack else None
-        graph.nodes.append(Node(node_id, layer, tuple(inputs), out_ids, loc, tuple(self.trace), block, self.step))
-        values = tuple(TensorValue(i) for i in out_ids)
-        return values[0] if len(values) == 1 else values
+        graph.nodes.append(Node(node_id, layer, tuple(inputs), out_ids, loc, self.trace, block, self.step, self.target))
+        if len(out_ids) == 1:
+            return TensorValue(out_ids[0])
+        return tuple(TensorValue(i) for i in out_ids)
 
     def _apply_instance(self, instance: Instance, inputs: list[int], loc: Location | None) -> Any:
         graph = self.graph
@@ -1255,11 +1273,11 @@ class Elaborator:
         assert ns is not None
         definition = ns.definitions[call.name]
         args, options = self._model_call_args(call)
-        self.trace.append(Frame("model", call.name, call.location))
+        self.trace += (Frame("model", call.name, call.location),)
         try:
             errors_before = len(self.reporter.errors)
             saved_trace = self.trace
-            self.trace = []
+            self.trace = ()
             try:
                 model = self.instantiate(ns, definition, args, call.location)
             finally:
@@ -1269,7 +1287,7 @@ class Elaborator:
                     raise error(f"model '{call.name}' has errors", call.location, code="model")
                 raise _Abort()
         finally:
-            self.trace.pop()
+            self.trace = self.trace[:-1]
         self._count_node(loc)
         name = self._layer_name(call, options, instance_name or snake_case(call.name), call.location)
         outputs = self._check_model_inputs(model, inputs, loc, name)
@@ -1371,7 +1389,7 @@ class Elaborator:
         saved_ns = self.namespace
         self.namespace = ns
         self.active.append(("block", call.name))
-        self.trace.append(Frame("block", call.name, call.location, instance))
+        self.trace += (Frame("block", call.name, call.location, instance),)
         graph.scopes.append({})
         graph.counts.append({})
         path = tuple(graph.path)
@@ -1390,6 +1408,7 @@ class Elaborator:
                 self.td_depth > 0,
                 call.location,
                 self.step,
+                self.target,
             )
         )
         errors_before = len(self.reporter.errors)
@@ -1401,7 +1420,7 @@ class Elaborator:
             graph.path.pop()
             graph.scopes.pop()
             graph.counts.pop()
-            self.trace.pop()
+            self.trace = self.trace[:-1]
             self.active.pop()
             self.namespace = saved_ns
         if len(self.reporter.errors) > errors_before:
@@ -1412,10 +1431,7 @@ class Elaborator:
             )
         values_out = returns[:-1]
         record = graph.blocks[block_id]
-        graph.blocks[block_id] = BlockCall(
-            record.id, record.block, record.name, record.path, record.arguments, record.inputs,
-            tuple(v.id for v in values_out), record.parent, record.time_distributed, record.location, record.site,
-        )  # fmt: skip
+        graph.blocks[block_id] = dataclasses.replace(record, outputs=tuple(v.id for v in values_out))
         return values_out[0] if len(values_out) == 1 else tuple(values_out)
 
     def apply_time_distributed_block(

@@ -13,8 +13,9 @@ import builtins
 import keyword
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 LINE_LENGTH = 88  # ruff's default, which is what a user running `ruff format` gets
 INDENT = "    "
