@@ -401,6 +401,16 @@ ERRORS = [
         id="bidirectional-dense",
     ),
     pytest.param(
+        "Bidirectional",
+        ((10, 8),),
+        (C("LSTM", 4, go_backwards=True),),
+        {},
+        "Bidirectional runs a reversed copy of its layer itself; the wrapped LSTM(4, go_backwards=True) cannot "
+        "have go_backwards=True",
+        "layer",
+        id="bidirectional-go-backwards",
+    ),
+    pytest.param(
         "TimeDistributed",
         ((10,),),
         (C("Dense", 3),),
@@ -543,6 +553,16 @@ def test_keras_wrapper_trainable_keyword_leaves_inner_trainable(keras):
     frozen = layer("Bidirectional", (10, 8), args=(C("LSTM", 8),), trainable=False).params
     assert wrapped.trainable_weights == []
     assert weight_sum(model.trainable_weights) == frozen.non_trainable == 1088
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("rnn", RNNS)
+def test_keras_rejects_go_backwards_inside_bidirectional(keras, rnn):
+    """Why archdsl rejects ``Bidirectional(LSTM(4, go_backwards=True))``: Keras raises when building it."""
+    with pytest.raises(ValueError, match="go_backwards"):
+        keras.layers.Bidirectional(getattr(keras.layers, rnn)(4, go_backwards=True))
+    with pytest.raises(ShapeError, match="go_backwards=True"):
+        layer("Bidirectional", (10, 8), args=(C(rnn, 4, go_backwards=True),))
 
 
 @pytest.mark.torch

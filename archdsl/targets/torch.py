@@ -294,7 +294,7 @@ class TorchEmitter:
                 cls = self._model_class(layer.submodel)
                 emitted = Emitted(
                     py.Call(cls, ()),
-                    "{m}(" + ", ".join("{%d}" % i for i in range(len(node.inputs))) + ")",
+                    "{m}(" + ", ".join(f"{{{i}}}" for i in range(len(node.inputs))) + ")",
                     outputs=len(out_types),
                 )
             else:
