@@ -272,7 +272,13 @@ class Elaborator:
                     hint=f"checking a model needs a value for every parameter: write {missing[0].name}=...",
                 )
                 continue
-            model = self.instantiate(ns, definition, [], None)
+            try:
+                model = self.instantiate(ns, definition, [], None)
+            except ArchError as exc:
+                self._report(exc)
+                continue
+            except _Abort:
+                continue
             if model is not None:
                 models[definition.name] = model
         for definition in module.definitions:

@@ -322,6 +322,8 @@ def test_evaluation_errors() -> None:
         "block b(n) { input x return x } model M { input x: (4,) y = b(3) output x }": "a block call cannot be stored in a name",
         "model M { input x: (4,) output x } model N { input x: (4,) output x -> M(units=3) }": "model 'M' has no parameter 'units'",
         "model A { input x: (4,) output x -> B() } model B { input x: (4,) output x -> A() }": "uses itself",
+        "model M(n=y128) { input x: (4,) output x }": "undefined name 'y128'",
+        "block b(k=zz) { input x return x } model M { input x: (4,) output x -> b() }": "undefined name 'zz'",
     }
     for src, expected in cases.items():
         found = messages(check(src))
