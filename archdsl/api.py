@@ -6,6 +6,7 @@ Everything runs inside one error boundary: whatever the input, the result is a
 
 from __future__ import annotations
 
+import gc
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,30 +53,48 @@ def check_source(text: str, file: str = "<input>") -> Result:
 
     reporter = Reporter()
     reporter.sources[file] = text
-    try:
-        module = parse(text, file)
-    except ArchError as exc:
-        reporter.add(exc.diagnostic)
-        return Result(file, None, reporter)
+    # The syntax tree and the IR hold no reference cycles worth collecting while they are
+    # built; pausing the cyclic collector makes big specs about a third faster.
+    collecting = gc.isenabled()
+    gc.disable()
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 20_000))
     try:
+        module = parse(text, file)
         elaborator = Elaborator(reporter, read_source)
         program = elaborator.elaborate_file(module, reporter.sources)
+    except ArchError as exc:
+        reporter.add(exc.diagnostic)
+        return Result(file, None, reporter)
     except RecursionError:
         reporter.error("the spec nests too deeply to check", Location(file, 1, 1), code="limit")
         return Result(file, None, reporter)
     finally:
         sys.setrecursionlimit(limit)
+        if collecting:
+            gc.enable()
     program = Program(program.file, program.models, program.source, dict(reporter.sources), program.namespaces)
     return Result(file, program, reporter)
 
 
 def check_file(path: str | Path) -> Result:
     """Read and check one file. Raises SourceError when it cannot be read at all."""
+    from archdsl.syntax import MAX_SOURCE_BYTES
+
     path = Path(path)
     file = str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_SOURCE_BYTES and path.is_file():
+            # Refuse before reading: a 100 MB file is not a spec, and reading it costs memory.
+            reporter = Reporter()
+            reporter.error(
+                f"file is too large ({size:,} bytes; the limit is {MAX_SOURCE_BYTES:,})",
+                Location(file, 1, 1),
+                code="limit",
+                hint="a spec describes an architecture; generate repetition with for loops instead",
+            )
+            return Result(file, None, reporter)
         data = path.read_bytes()
     except IsADirectoryError:
         raise SourceError(f"{file}: is a directory") from None

@@ -40,6 +40,25 @@ TOKEN_NAMES = {
     "POW": "'**'",
     "$END": "the end of the file",
 }
+# Binding powers for precedence climbing (higher binds tighter), as in Python, with `->`
+# loosest of all. Comparisons do not chain.
+INFIX_POWER = {
+    "->": (1, "left"),
+    "or": (2, "left"),
+    "and": (3, "left"),
+    "==": (5, "none"), "!=": (5, "none"), "<": (5, "none"), "<=": (5, "none"), ">": (5, "none"), ">=": (5, "none"),
+    "+": (6, "left"), "-": (6, "left"),
+    "*": (7, "left"), "/": (7, "left"), "//": (7, "left"), "%": (7, "left"),
+    "**": (9, "right"),
+}  # fmt: skip
+PREFIX_POWER = {"not": 4, "-": 8, "+": 8}
+COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
+
+
+def _span(start: Location, end: Location) -> Location:
+    return Location(start.file, start.line, start.column, end.end_line, end.end_column)
+
+
 KEYWORDS = (
     "model",
     "block",
@@ -63,7 +82,7 @@ KEYWORDS = (
 STATEMENT_START = {"INPUT", "OUTPUT", "RETURN", "FOR", "IF", "NAME"}
 EXPRESSION_START = {"NAME", "INT", "FLOAT", "STRING", "LPAR", "LSQB", "TRUE", "FALSE", "NONE", "ADD_OP", "NOT"}
 
-MAX_SOURCE_BYTES = 10 * 1024 * 1024
+MAX_SOURCE_BYTES = 1024 * 1024  # a hand-written spec is a few kB; loops make big graphs
 MAX_NESTING = 200
 
 
@@ -309,43 +328,44 @@ class _Builder(Transformer):
         return ("else", body)
 
     # expressions
-    @v_args(meta=True)
-    def chain(self, meta, children):
-        left, _, step = children
-        if isinstance(left, t.Chain):
-            return t.Chain(left.head, left.steps + (step,), loc=self._loc(meta))
-        return t.Chain(left, (step,), loc=self._loc(meta))
+    def expr(self, children):
+        """A flat operator sequence: resolve precedence by precedence climbing."""
+        value, end = self._climb(children, 0, 0)
+        assert end == len(children)
+        return value
 
-    @v_args(meta=True)
-    def or_op(self, meta, children):
-        return t.BinOp("or", children[0], children[1], loc=self._loc(meta))
-
-    @v_args(meta=True)
-    def and_op(self, meta, children):
-        return t.BinOp("and", children[0], children[1], loc=self._loc(meta))
-
-    @v_args(meta=True)
-    def not_op(self, meta, children):
-        return t.UnaryOp("not", children[0], loc=self._loc(meta))
-
-    @v_args(meta=True)
-    def compare(self, meta, children):
-        left, op, right = children
-        return t.BinOp(str(op), left, right, loc=self._loc(meta))
-
-    @v_args(meta=True)
-    def binary(self, meta, children):
-        left, op, right = children
-        return t.BinOp(str(op), left, right, loc=self._loc(meta))
-
-    @v_args(meta=True)
-    def unary(self, meta, children):
-        op, operand = children
-        return t.UnaryOp(str(op), operand, loc=self._loc(meta))
-
-    @v_args(meta=True)
-    def power(self, meta, children):
-        return t.BinOp("**", children[0], children[2], loc=self._loc(meta))
+    def _climb(self, items: list, pos: int, min_power: int) -> tuple[t.Expr, int]:
+        first = items[pos]
+        if isinstance(first, Token):  # a prefix operator: not, -, +
+            op = str(first)
+            operand, pos = self._climb(items, pos + 1, PREFIX_POWER[op])
+            start = self._tok(first)
+            left: t.Expr = t.UnaryOp(op, operand, loc=_span(start, operand.loc))
+        else:
+            left, pos = first, pos + 1
+        while pos < len(items):
+            token = items[pos]
+            op = str(token)
+            power, assoc = INFIX_POWER.get(op, INFIX_POWER.get(token.type, (0, "left")))
+            if power < min_power:
+                break
+            if assoc == "none" and isinstance(left, t.BinOp) and left.op in COMPARISONS:
+                raise error(
+                    f"comparisons cannot be chained: '{left.op}' then '{op}'",
+                    self._tok(token),
+                    code="syntax",
+                    hint="combine them with 'and': a < b and b < c",
+                )
+            right, pos = self._climb(items, pos + 1, power + 1 if assoc != "right" else power)
+            loc = _span(left.loc, right.loc)
+            if op == "->":
+                if isinstance(left, t.Chain):
+                    left = t.Chain(left.head, left.steps + (right,), loc=loc)
+                else:
+                    left = t.Chain(left, (right,), loc=loc)
+            else:
+                left = t.BinOp(op, left, right, loc=loc)
+        return left, pos
 
     @v_args(meta=True)
     def call(self, meta, children):

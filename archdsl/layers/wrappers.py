@@ -122,7 +122,8 @@ BIDIRECTIONAL = register(
         doc="Runs a recurrent layer forwards and a copy backwards over the time axis and merges "
         'the two outputs: merge_mode "concat" doubles the last axis, "sum", "mul" and "ave" keep '
         "it, None returns both outputs (forward, backward). With return_state on the inner layer "
-        "the forward states then the backward states follow. Weights: twice the inner layer's.",
+        "the forward states then the backward states follow. Weights: twice the inner layer's. "
+        "The inner layer may not set go_backwards=True (Keras refuses it).",
         params=(
             Param("layer", LayerArg(RECURRENT_LAYERS), doc="the recurrent layer, e.g. LSTM(64)"),
             Param(
