@@ -183,6 +183,55 @@ def compile_command(spec: str, target: str, output: str | None, model_name: str 
         sys.exit(EXIT_USAGE)
 
 
+@main.command()
+@click.argument("spec", type=click.Path())
+@click.option("--model", "model_name", help="Verify only this model.")
+@click.option("--atol", type=float, default=1e-5, show_default=True, help="Absolute tolerance.")
+@click.option("--rtol", type=float, default=1e-4, show_default=True, help="Relative tolerance.")
+def verify(spec: str, model_name: str | None, atol: float, rtol: float) -> None:
+    """Prove that the generated Keras and PyTorch models compute the same function.
+
+    Both targets are compiled and built; random Keras weights are copied into the PyTorch
+    model, the same random inputs go through both in inference mode, and every output is
+    compared. Exit status: 0 pass, 1 numeric mismatch (or spec errors), 2 a framework is
+    missing.
+    """
+    from archdsl.api import SourceError, check_file
+
+    try:
+        result = check_file(Path(spec))
+    except SourceError as exc:
+        click.echo(f"archdsl: cannot read {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    diagnostics = result.reporter.sorted()
+    if diagnostics:
+        _emit(diagnostics, result.reporter.sources, "text", click.get_text_stream("stderr"))
+    if not result.ok or result.program is None:
+        sys.exit(EXIT_ERRORS)
+    if model_name is not None and model_name not in result.program.models:
+        click.echo(f"archdsl: no model '{model_name}' in {spec} (models: {', '.join(result.program.models)})", err=True)
+        sys.exit(EXIT_USAGE)
+    from archdsl import verify as verifier
+
+    try:
+        reports = verifier.verify_program(result.program, spec, model_name, atol, rtol)
+    except verifier.MissingFramework as exc:
+        click.echo(f"archdsl verify needs Keras and PyTorch; missing: {exc}", err=True)
+        click.echo(f"install them with: {verifier.INSTALL_HINT}", err=True)
+        sys.exit(EXIT_USAGE)
+    except verifier.VerifyError as exc:
+        click.echo(f"archdsl: cannot compare the two models: {exc}", err=True)
+        sys.exit(EXIT_ERRORS)
+    click.echo(verifier.render_reports(reports), nl=False)
+    failed = [r for r in reports if not r.passed]
+    if failed:
+        click.echo(f"FAIL: {len(failed)} of {len(reports)} outputs differ beyond rtol={rtol:g}, atol={atol:g}")
+        sys.exit(EXIT_ERRORS)
+    click.echo(
+        f"pass: {len(reports)} output{'s' if len(reports) != 1 else ''} agree within rtol={rtol:g}, atol={atol:g}"
+    )
+
+
 def _compile_warnings(program, target: str, model_name: str | None) -> list[str]:
     """Choices a target makes that the user should know about (e.g. recurrent_dropout in PyTorch)."""
     if target != "torch":
