@@ -662,12 +662,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.inspect:
         return inspect_main(args.inspect, args.repeats)
-    from archdsl import __version__  # archdsl/__init__.py only: the benchmarking process stays small
-
     # An installed package has its bytecode compiled by pip; a source checkout may not
     # (PYTHONDONTWRITEBYTECODE=1 stops Python writing it). Compile it once so every timed
     # run reads .pyc files, as a user's install does; otherwise each run recompiles archdsl.
     import compileall
+
+    from archdsl import __version__  # archdsl/__init__.py only: the benchmarking process stays small
 
     compileall.compile_dir(str(REPO / "archdsl"), quiet=1)
 
