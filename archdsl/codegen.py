@@ -16,6 +16,9 @@ from archdsl import __version__
 from archdsl.ir import Program
 from archdsl.resources import resource_dir
 from archdsl.targets import pyrender as py
+from archdsl.targets.common import CodegenError
+
+__all__ = ["TARGETS", "CodegenError", "environment", "generate", "write_atomic"]
 
 TARGETS = ("keras", "torch")
 
@@ -41,7 +44,7 @@ def generate(program: Program, target: str, model: str | None = None, source_pat
     else:
         raise ValueError(f"unknown target {target!r}")
     path = source_path or program.file
-    view = Emitter(program, model).emit(path, __version__)
+    view = Emitter(program, model).emit(path, __version__)  # may raise CodegenError
     template = environment().get_template(f"{target}/module.py.j2")
     text = template.render(
         docstring="\n".join(py.docstring("\n".join(view.header), "")),

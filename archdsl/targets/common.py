@@ -8,9 +8,20 @@ from typing import Any
 
 from archdsl import tree as t
 from archdsl.diagnostics import Reporter
-from archdsl.ir import Model, Program, TensorType
+from archdsl.ir import BlockCall, Model, Program, TensorType
 
-UNKNOWN_DIM_SIZES = (16, 32, 64, 128)  # tried in turn for None / named dimensions in self-tests
+UNKNOWN_DIM_SIZES = (16, 32, 64, 128)
+
+
+class CodegenError(Exception):
+    """The spec is valid, but a target cannot express part of it faithfully; the message says
+    what and why, ``location`` where in the spec. Nothing should be written (``archdsl
+    compile`` reports it as an error)."""
+
+    location = None  # the archdsl.diagnostics.Location of the construct, once known
+
+
+# tried in turn for None / named dimensions in self-tests
 
 
 @dataclass
@@ -28,12 +39,47 @@ def site_key(site: Any) -> int | None:
     return id(site) if site is not None else None
 
 
-def collect_site_outputs(models: list[Model]) -> dict[int, list[tuple[TensorType, ...]]]:
+def collect_site_outputs(models: list[Model], strip_time: bool = False) -> dict[int, list[tuple[TensorType, ...]]]:
     """For each syntax node that applied layers, the output types of every application.
 
-    Sub-models inside models are visited too, so a block used anywhere contributes.
+    Sub-models inside models are visited too, so a block used anywhere contributes. With
+    ``strip_time``, layers inside a TimeDistributed block report the shape of one step (the
+    block's code runs on one frame), without the time axis.
     """
     index: dict[int, list[tuple[TensorType, ...]]] = {}
+    seen: set[int] = set()
+
+    def one_step(tt: TensorType) -> TensorType:
+        return TensorType(tt.shape[1:], tt.dtype)
+
+    def visit(model: Model) -> None:
+        if id(model) in seen:
+            return
+        seen.add(id(model))
+        for node in model.nodes:
+            key = site_key(node.site)
+            framed = strip_time and node.block is not None and model.blocks[node.block].time_distributed
+            if key is not None:
+                types = tuple(model.tensors[o].type for o in node.outputs)
+                index.setdefault(key, []).append(tuple(one_step(tt) for tt in types) if framed else types)
+            if node.layer.submodel is not None:
+                visit(node.layer.submodel)
+        for block in model.blocks:
+            key = site_key(block.site)
+            framed = strip_time and block.parent is not None and model.blocks[block.parent].time_distributed
+            if key is not None:
+                types = tuple(model.tensors[o].type for o in block.outputs)
+                index.setdefault(key, []).append(tuple(one_step(tt) for tt in types) if framed else types)
+
+    for m in models:
+        visit(m)
+    return index
+
+
+def site_layer_names(models: list[Model]) -> dict[int, list[tuple[int, str]]]:
+    """For each syntax node that applied a layer or model: (id of the model, layer name) of
+    every application, sub-models included."""
+    index: dict[int, list[tuple[int, str]]] = {}
     seen: set[int] = set()
 
     def visit(model: Model) -> None:
@@ -43,17 +89,70 @@ def collect_site_outputs(models: list[Model]) -> dict[int, list[tuple[TensorType
         for node in model.nodes:
             key = site_key(node.site)
             if key is not None:
-                index.setdefault(key, []).append(tuple(model.tensors[o].type for o in node.outputs))
+                index.setdefault(key, []).append((id(model), node.layer.name))
             if node.layer.submodel is not None:
                 visit(node.layer.submodel)
-        for block in model.blocks:
-            key = site_key(block.site)
-            if key is not None:
-                index.setdefault(key, []).append(tuple(model.tensors[o].type for o in block.outputs))
 
     for m in models:
         visit(m)
     return index
+
+
+def block_definition(program: Program, block: BlockCall) -> t.Definition | None:
+    """The definition a block instance expands, resolved from its call site (``lib.name(...)``
+    and a local ``name(...)`` may be different blocks)."""
+    namespaces = program.namespaces
+    ns = namespaces.get(block.location.file) if block.location is not None else None
+    call = block.site
+    if isinstance(call, t.Call) and _callee_name(call) == "TimeDistributed" and call.args:
+        call = call.args[0].value  # TimeDistributed(block(...)): the block's own call
+    if ns is not None and isinstance(call, t.Call):
+        func = call.func
+        if isinstance(func, t.Attribute) and isinstance(func.value, t.Name) and func.attr == block.block:
+            alias = ns.aliases.get(func.value.id)
+            if alias is not None and block.block in alias.definitions:
+                return alias.definitions[block.block]
+        if isinstance(func, t.Name) and func.id == block.block and block.block in ns.definitions:
+            return ns.definitions[block.block]
+    candidates = ([ns] if ns is not None else []) + list(namespaces.values())
+    for candidate in candidates:
+        definition = candidate.definitions.get(block.block)
+        if definition is not None and definition.kind == "block":
+            return definition
+    return None
+
+
+def _callee_name(call: t.Call) -> str | None:
+    if isinstance(call.func, t.Name):
+        return call.func.id
+    if isinstance(call.func, t.Attribute):
+        return call.func.attr
+    return None
+
+
+def blocks_used_repeatedly(program: Program) -> set[int]:
+    """ids of block definitions expanded more than once within one model (at any depth):
+    layer names given inside them would repeat in that model."""
+    repeated: set[int] = set()
+    seen: set[int] = set()
+
+    def visit(model: Model) -> None:
+        if id(model) in seen:
+            return
+        seen.add(id(model))
+        counts: dict[int, int] = {}
+        for block in model.blocks:
+            definition = block_definition(program, block)
+            if definition is not None:
+                counts[id(definition)] = counts.get(id(definition), 0) + 1
+        repeated.update(k for k, n in counts.items() if n > 1)
+        for node in model.nodes:
+            if node.layer.submodel is not None:
+                visit(node.layer.submodel)
+
+    for m in program.models.values():
+        visit(m)
+    return repeated
 
 
 def shape_comment(types_per_use: list[tuple[TensorType, ...]] | None, render) -> str | None:
@@ -151,6 +250,41 @@ def _called_names(body: tuple[t.Stmt, ...]) -> list[tuple[str, str | None]]:
                 expr(s.shape)
 
     stmts(body)
+    return found
+
+
+def statement_targets(program: Program) -> dict[int, tuple[int, tuple[str, ...]]]:
+    """For the last chain step of every ``a, b = ...`` statement (and each item of a fan-out
+    tuple there): ``(id of the statement, the names it binds)``.
+
+    The IR records only the first name a statement binds (``Node.var``); a code generator
+    that names several outputs uses this to give each output its own name, taking the names
+    in turn as the statement's outputs appear.
+    """
+    found: dict[int, tuple[int, tuple[str, ...]]] = {}
+
+    def visit(body: tuple[t.Stmt, ...]) -> None:
+        for s in body:
+            if isinstance(s, t.Assign) and len(s.targets) > 1 and isinstance(s.value, t.Chain) and s.value.steps:
+                last = s.value.steps[-1]
+                found[id(last)] = (id(s), s.targets)
+                if isinstance(last, (t.TupleExpr, t.ListExpr)):
+                    for item in last.items:
+                        found[id(item)] = (id(s), s.targets)
+            elif isinstance(s, t.For):
+                visit(s.body)
+            elif isinstance(s, t.If):
+                for _, branch in s.branches:
+                    visit(branch)
+                if s.orelse:
+                    visit(s.orelse)
+
+    seen: set[int] = set()
+    for ns in program.namespaces.values():
+        for definition in ns.definitions.values():
+            if id(definition) not in seen:
+                seen.add(id(definition))
+                visit(definition.body)
     return found
 
 

@@ -99,21 +99,24 @@ class Namer:
         if spec_name in self.mapping:
             return self.mapping[spec_name]
         base = spec_name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", spec_name) else "_" + re.sub(r"\W", "_", spec_name)
+        stem = base.lstrip("_")
+        stem = stem if stem[:1].isalpha() else "v" + stem
         candidate = base
         n = 0
         while candidate in RESERVED or candidate in self.taken or candidate.startswith("__"):
             n += 1
-            candidate = f"{base.strip('_') or 'v'}_{n}" if n > 1 else f"{base}_"
+            candidate = f"{base}_" if n == 1 else f"{stem}_{n}"
         self.taken.add(candidate)
         self.mapping[spec_name] = candidate
         return candidate
 
-    def fresh(self, base: str) -> str:
-        """A new identifier not used by any spec or generated name."""
+    def fresh(self, base: str, separator: str = "_") -> str:
+        """A new identifier not used by any spec or generated name: ``base``, ``base_2``, ...
+        (``base2`` with ``separator=""``, as for class names)."""
         candidate, n = base, 1
-        while candidate in RESERVED or candidate in self.taken:
+        while candidate in RESERVED or candidate in self.taken or keyword.iskeyword(candidate):
             n += 1
-            candidate = f"{base}_{n}"
+            candidate = f"{base}{separator}{n}"
         self.taken.add(candidate)
         return candidate
 
@@ -136,15 +139,29 @@ class Call:
     """A call expression to lay out: ``func(arg, ...)``; args are Call or pre-rendered str."""
 
     func: str | Call  # a Call here is ``Layer(...)(x)``: construct, then apply
-    args: tuple[Call | str, ...]
+    args: tuple[Call | Brackets | str, ...]
 
 
-Expr = Call | str
+@dataclass(frozen=True)
+class Brackets:
+    """A list or tuple display to lay out: ``[item, ...]``; items are Call, Brackets or str."""
+
+    open: str
+    items: tuple[Call | Brackets | str, ...]
+    close: str
+
+
+Expr = Call | Brackets | str
 
 
 def flat(expr: Expr) -> str:
     if isinstance(expr, str):
         return expr
+    if isinstance(expr, Brackets):
+        items = [flat(i) for i in expr.items]
+        if expr.open == "(" and len(items) == 1:
+            return f"({items[0]},)"
+        return expr.open + ", ".join(items) + expr.close
     return f"{flat(expr.func)}({', '.join(flat(a) for a in expr.args)})"
 
 
@@ -154,6 +171,14 @@ def _explode(expr: Expr, indent: str, head: str, tail: str) -> list[str]:
     text = head + flat(expr) + tail
     if len(indent + text) <= LINE_LENGTH or isinstance(expr, str):
         return [indent + text]
+    if isinstance(expr, Brackets):
+        if not expr.items:
+            return [indent + text]
+        lines = [f"{indent}{head}{expr.open}"]
+        for item in expr.items:
+            lines.extend(_explode(item, indent + INDENT, "", ","))
+        lines.append(f"{indent}{expr.close}{tail}")
+        return lines
     if isinstance(expr.func, Call):
         # Layer(...)(x): explode the constructor, keep the application on its closing line.
         return _explode(expr.func, indent, head, "(" + ", ".join(flat(a) for a in expr.args) + ")" + tail)
@@ -171,24 +196,82 @@ def statement(indent: str, prefix: str, expr: Expr, suffix: str = "", comment: s
     """One statement ``prefix + expr + suffix`` with an optional trailing comment.
 
     The comment stays at the end of the line when everything fits; otherwise it goes on its
-    own line above, and a statement that is still too long is exploded.
+    own line above, and a statement that is still too long is exploded. When the prefix is
+    several targets (``a, b, c = ``) too long to leave room for the call, they go one per
+    line in parentheses, as ruff puts them.
     """
     text = indent + prefix + flat(expr) + suffix
     lines: list[str] = []
     if len(text) <= LINE_LENGTH:
-        if comment and len(text) + 3 + len(comment) <= LINE_LENGTH:
+        if comment and len(text) + 4 + len(comment) <= LINE_LENGTH:
             return [f"{text}  # {comment}"]
         if comment:
             lines.append(f"{indent}# {comment}")
         lines.append(text)
         return lines
-    body = _explode(expr, indent, prefix, suffix)
+    head, targets = prefix, assignment_targets(prefix)
+    if targets and len(indent + prefix + _call_head(expr)) > LINE_LENGTH:
+        lines_targets = [f"{indent}("] + [f"{indent}{INDENT}{name}," for name in targets]
+        head = ") = "
+    else:
+        lines_targets = []
+    body = _explode(expr, indent, head, suffix)
     if comment:
-        if len(body[-1]) + 3 + len(comment) <= LINE_LENGTH:
+        if len(body[-1]) + 4 + len(comment) <= LINE_LENGTH:
             body[-1] += f"  # {comment}"
         else:
             lines.append(f"{indent}# {comment}")
-    return lines + body
+    return lines + lines_targets + body
+
+
+def assignment_targets(prefix: str) -> list[str] | None:
+    """``["a", "b"]`` for the prefix ``"a, b = "``; None for a single target or anything else."""
+    if not prefix.endswith(" = ") or ", " not in prefix:
+        return None
+    names = prefix[: -len(" = ")].split(", ")
+    return names if all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n) for n in names) else None
+
+
+def parenthesized_targets(indent: str, prefix: str, first_line: str) -> list[str] | None:
+    """``(\n    a,\n    b,\n) = first_line``: several targets that leave no room on one line."""
+    targets = assignment_targets(prefix)
+    if targets is None:
+        return None
+    return [f"{indent}("] + [f"{indent}{INDENT}{name}," for name in targets] + [f"{indent}) = {first_line}"]
+
+
+def _call_head(expr: Expr) -> str:
+    """The text of an expression up to its first opening bracket (where it could be split)."""
+    text = flat(expr)
+    cut = min((i for i in (text.find("("), text.find("[")) if i >= 0), default=len(text) - 1)
+    return text[: cut + 1]
+
+
+def layout_tree(text: str) -> Expr:
+    """A one-line Python expression as a layout tree, so that a call too long for one line can
+    be exploded like the calls the generators build. Anything but a call stays text."""
+    import ast
+
+    try:
+        node = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return text
+
+    def tree(n: ast.expr) -> Expr:
+        segment = ast.get_source_segment(text, n) or ""
+        if not isinstance(n, ast.Call) or any(isinstance(a, ast.Starred) for a in n.args):
+            return segment
+        args: list[Call | Brackets | str] = [tree(a) for a in n.args]
+        for k in n.keywords:
+            value = tree(k.value)
+            name = f"{k.arg}=" if k.arg else "**"
+            if isinstance(value, Call) and isinstance(value.func, str):
+                args.append(Call(name + value.func, value.args))
+            else:
+                args.append(name + flat(value))
+        return Call(ast.get_source_segment(text, n.func) or "", tuple(args))
+
+    return tree(node)
 
 
 def signature(indent: str, keyword_: str, name: str, params: list[str], suffix: str = ":") -> list[str]:
