@@ -7,9 +7,9 @@ Everything runs inside one error boundary: whatever the input, the result is a
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from archdsl.diagnostics import ArchError, Location, Reporter
 from archdsl.ir import Program
@@ -32,9 +32,10 @@ class Result:
         return not self.reporter.has_errors
 
 
-def read_source(path: Path) -> str:
+def read_source(path: str) -> str:
     """Read a spec as UTF-8 text; raises OSError or UnicodeDecodeError."""
-    data = path.read_bytes()
+    with open(path, "rb") as handle:
+        data = handle.read()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     return data.decode("utf-8")
@@ -77,15 +78,14 @@ def check_source(text: str, file: str = "<input>") -> Result:
     return Result(file, program, reporter)
 
 
-def check_file(path: str | Path) -> Result:
+def check_file(path: str | os.PathLike) -> Result:
     """Read and check one file. Raises SourceError when it cannot be read at all."""
     from archdsl.syntax import MAX_SOURCE_BYTES
 
-    path = Path(path)
-    file = str(path)
+    file = os.fspath(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_SOURCE_BYTES and path.is_file():
+        size = os.stat(file).st_size
+        if size > MAX_SOURCE_BYTES and os.path.isfile(file):
             # Refuse before reading: a 100 MB file is not a spec, and reading it costs memory.
             reporter = Reporter()
             reporter.error(
@@ -95,7 +95,8 @@ def check_file(path: str | Path) -> Result:
                 hint="a spec describes an architecture; generate repetition with for loops instead",
             )
             return Result(file, None, reporter)
-        data = path.read_bytes()
+        with open(file, "rb") as handle:
+            data = handle.read()
     except IsADirectoryError:
         raise SourceError(f"{file}: is a directory") from None
     except FileNotFoundError:
@@ -121,13 +122,15 @@ def check_file(path: str | Path) -> Result:
     return check_source(text, file)
 
 
-def collect_specs(paths: list[str]) -> list[Path]:
+def collect_specs(paths: list[str]) -> list[str]:
     """Expand directories into their ``*.arch`` files (recursively, sorted)."""
-    files: list[Path] = []
+    files: list[str] = []
     for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*.arch") if p.is_file()))
+        if os.path.isdir(raw):
+            found = []
+            for folder, _, names in os.walk(raw):
+                found += [os.path.join(folder, n) for n in names if n.endswith(".arch")]
+            files.extend(sorted(f for f in found if os.path.isfile(f)))
         else:
-            files.append(path)
+            files.append(raw)
     return files

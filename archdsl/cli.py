@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -105,7 +104,7 @@ def summary(spec: str, model_name: str | None) -> None:
     from archdsl.summary import render_summary
 
     try:
-        result = check_file(Path(spec))
+        result = check_file(spec)
     except SourceError as exc:
         click.echo(f"archdsl: cannot read {exc}", err=True)
         sys.exit(EXIT_USAGE)
@@ -152,7 +151,7 @@ def compile_command(spec: str, target: str, output: str | None, model_name: str 
     from archdsl.api import SourceError, check_file
 
     try:
-        result = check_file(Path(spec))
+        result = check_file(spec)
     except SourceError as exc:
         click.echo(f"archdsl: cannot read {exc}", err=True)
         sys.exit(EXIT_USAGE)
@@ -172,11 +171,20 @@ def compile_command(spec: str, target: str, output: str | None, model_name: str 
 
     for message in _compile_warnings(result.program, target, model_name):
         click.echo(f"{spec}: warning: {message}", err=True)
-    text = generate(result.program, target, model_name, spec)
+    from archdsl.codegen import CodegenError
+
+    try:
+        text = generate(result.program, target, model_name, spec)
+    except CodegenError as exc:
+        where = f"{exc.location}: " if getattr(exc, "location", None) else f"{spec}: "
+        click.echo(f"{where}error: the {target} target cannot express this exactly: {exc}", err=True)
+        sys.exit(EXIT_ERRORS)
     if output is None:
         click.get_text_stream("stdout").write(text)
         return
     try:
+        from pathlib import Path
+
         write_atomic(Path(output), text)
     except OSError as exc:
         click.echo(f"archdsl: cannot write {output}: {exc.strerror or exc}", err=True)
@@ -199,7 +207,7 @@ def verify(spec: str, model_name: str | None, atol: float, rtol: float) -> None:
     from archdsl.api import SourceError, check_file
 
     try:
-        result = check_file(Path(spec))
+        result = check_file(spec)
     except SourceError as exc:
         click.echo(f"archdsl: cannot read {exc}", err=True)
         sys.exit(EXIT_USAGE)

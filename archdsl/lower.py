@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from archdsl import tree as t
@@ -161,7 +161,7 @@ class _Graph:
 class Elaborator:
     """Elaborates every model of a program; one instance per ``check`` or ``compile`` run."""
 
-    def __init__(self, reporter: Reporter, read_file: Callable[[Path], str]):
+    def __init__(self, reporter: Reporter, read_file: Callable[[str], str]):
         self.reporter = reporter
         self.read_file = read_file
         self.namespaces: dict[str, Namespace] = {}
@@ -213,9 +213,8 @@ class Elaborator:
         ns.definitions[item.name] = item
 
     def _load_import(self, item: t.Import, ns: Namespace, importing: tuple[str, ...]) -> None:
-        base = Path(ns.file).parent
-        path = (base / item.path) if not Path(item.path).is_absolute() else Path(item.path)
-        key = str(path)
+        base = os.path.dirname(ns.file)
+        key = os.path.normpath(os.path.join(base, item.path))
         if key in importing:
             self.reporter.error(f"import cycle: '{item.path}' imports this file back", item.loc, code="import")
             return
@@ -225,7 +224,7 @@ class Elaborator:
             from archdsl.syntax import parse
 
             try:
-                text = self.read_file(path)
+                text = self.read_file(key)
             except OSError as exc:
                 reason = exc.strerror or "cannot be read"
                 self.reporter.error(

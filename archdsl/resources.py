@@ -3,14 +3,14 @@ at the repository's top level when running from a source checkout."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = os.path.dirname(os.path.realpath(__file__))
 
 
-def resource_dir(name: str) -> Path:
+def resource_dir(name: str) -> str:
     """``grammar`` or ``templates``: the packaged copy if present, else the checkout's."""
-    packaged = _PACKAGE / name
-    if packaged.is_dir():
+    packaged = os.path.join(_PACKAGE, name)
+    if os.path.isdir(packaged):
         return packaged
-    return _PACKAGE.parent / name
+    return os.path.join(os.path.dirname(_PACKAGE), name)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from functools import lru_cache
-from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -87,7 +85,8 @@ MAX_NESTING = 200
 
 
 def _grammar_text() -> str:
-    return (resource_dir("grammar") / "archdsl.lark").read_text(encoding="utf-8")
+    with open(os.path.join(resource_dir("grammar"), "archdsl.lark"), encoding="utf-8") as handle:
+        return handle.read()
 
 
 @lru_cache(maxsize=1)
@@ -97,10 +96,11 @@ def parser() -> Lark:
     import lark
 
     key = hashlib.sha256((text + lark.__version__).encode()).hexdigest()[:16]
-    cache = Path(tempfile.gettempdir()) / f"archdsl-{key}-{os.getuid() if hasattr(os, 'getuid') else 0}.lark"
-    return Lark(
-        text, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=True, cache=str(cache)
-    )
+    import tempfile  # lark imports it anyway
+
+    user = os.getuid() if hasattr(os, "getuid") else 0
+    cache = os.path.join(tempfile.gettempdir(), f"archdsl-{key}-{user}.lark")
+    return Lark(text, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=True, cache=cache)
 
 
 def _describe_token(token: Token) -> str:
