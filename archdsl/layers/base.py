@@ -226,12 +226,22 @@ class Activation(ParamType):
 
 
 class Initializer(ParamType):
+    """An initializer name; ``vector=True`` for biases, which "orthogonal" cannot fill
+    (Keras: "The tensor to initialize must be at least two-dimensional")."""
+
     description = 'an initializer name such as "he_normal"'
 
+    def __init__(self, vector: bool = False):
+        self.names = tuple(n for n in INITIALIZERS if not (vector and n == "orthogonal"))
+        if vector:
+            self.description = 'an initializer for a vector, such as "zeros"'
+
     def convert(self, value: Any) -> str:
-        if not isinstance(value, str) or value not in INITIALIZERS:
-            guess = did_you_mean(value, INITIALIZERS) if isinstance(value, str) else None
-            self.fail(f'did you mean "{guess}"?' if guess else "known initializers: " + ", ".join(INITIALIZERS))
+        if not isinstance(value, str) or value not in self.names:
+            if value == "orthogonal":
+                self.fail("orthogonal needs a matrix; a bias is a vector")
+            guess = did_you_mean(value, self.names) if isinstance(value, str) else None
+            self.fail(f'did you mean "{guess}"?' if guess else "known initializers: " + ", ".join(self.names))
         return value
 
 
@@ -415,7 +425,7 @@ COMMON = (
 KERNEL_OPTIONS = (
     Param("use_bias", Bool(), True, "whether the layer adds a bias vector", keyword_only=True),
     Param("kernel_initializer", Initializer(), "glorot_uniform", "how the kernel is initialised", keyword_only=True),
-    Param("bias_initializer", Initializer(), "zeros", "how the bias is initialised", keyword_only=True),
+    Param("bias_initializer", Initializer(vector=True), "zeros", "how the bias is initialised", keyword_only=True),
     Param(
         "kernel_regularizer", RegularizerType(), None, "a penalty on the kernel added to the loss", keyword_only=True
     ),

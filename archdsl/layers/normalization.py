@@ -100,8 +100,8 @@ def _options() -> tuple[Param, ...]:
     return (
         Param("center", Bool(), True, "add a learned offset (beta)"),
         Param("scale", Bool(), True, "multiply by a learned scale (gamma)"),
-        Param("beta_initializer", Initializer(), "zeros", "how beta is initialised", keyword_only=True),
-        Param("gamma_initializer", Initializer(), "ones", "how gamma is initialised", keyword_only=True),
+        Param("beta_initializer", Initializer(vector=True), "zeros", "how beta is initialised", keyword_only=True),
+        Param("gamma_initializer", Initializer(vector=True), "ones", "how gamma is initialised", keyword_only=True),
     )
 
 
@@ -125,10 +125,16 @@ BATCH_NORMALIZATION = register(
         )
         + _options()
         + (
-            Param("moving_mean_initializer", Initializer(), "zeros", "how the moving mean starts", keyword_only=True),
+            Param(
+                "moving_mean_initializer",
+                Initializer(vector=True),
+                "zeros",
+                "how the moving mean starts",
+                keyword_only=True,
+            ),
             Param(
                 "moving_variance_initializer",
-                Initializer(),
+                Initializer(vector=True),
                 "ones",
                 "how the moving variance starts",
                 keyword_only=True,

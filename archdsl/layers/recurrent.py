@@ -85,7 +85,7 @@ def _recurrent_spec(name: str, gates: int, doc: str, gated: bool, extra: tuple[P
             "initialiser of the recurrent kernel",
             keyword_only=True,
         ),
-        Param("bias_initializer", Initializer(), "zeros", "initialiser of the bias", keyword_only=True),
+        Param("bias_initializer", Initializer(vector=True), "zeros", "initialiser of the bias", keyword_only=True),
     )
     params += tuple(p for p in extra if p.name == "unit_forget_bias")
     params += (
