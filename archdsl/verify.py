@@ -52,17 +52,16 @@ def require_frameworks() -> tuple[Any, Any, Any]:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # plain kernels: steadier float32 sums
+    modules = {}
     missing = []
     for name in ("numpy", "keras", "torch"):
-        if importlib.util.find_spec(name) is None:
+        try:
+            modules[name] = importlib.import_module(name)
+        except ImportError:
             missing.append(name)
     if missing:
         raise MissingFramework(", ".join(missing))
-    import keras
-    import numpy
-    import torch
-
-    return numpy, keras, torch
+    return modules["numpy"], modules["keras"], modules["torch"]
 
 
 def load_module(path: Path, name: str) -> Any:
