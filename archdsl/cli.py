@@ -30,6 +30,32 @@ def _emit(diagnostics: list[Diagnostic], sources: dict[str, str], fmt: str, stre
         stream.write(render_text(diagnostics, sources))
 
 
+def _load_program(spec: str, model_name: str | None):
+    """Check ``spec`` for a command that needs its IR: diagnostics go to stderr, and the
+    process exits (1 on errors, 2 if unreadable or the model does not exist)."""
+    from archdsl.api import SourceError, check_file
+
+    try:
+        result = check_file(spec)
+    except SourceError as exc:
+        click.echo(f"archdsl: cannot read {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    diagnostics = result.reporter.sorted()
+    if diagnostics:
+        _emit(diagnostics, result.reporter.sources, "text", click.get_text_stream("stderr"))
+    if not result.ok or result.program is None:
+        sys.exit(EXIT_ERRORS)
+    models = result.program.models
+    if model_name is not None and model_name not in models:
+        from archdsl.diagnostics import did_you_mean
+
+        guess = did_you_mean(model_name, models)
+        hint = f"; did you mean '{guess}'?" if guess else f" (models: {', '.join(models)})"
+        click.echo(f"archdsl: no model '{model_name}' in {spec}{hint}", err=True)
+        sys.exit(EXIT_USAGE)
+    return result.program
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="archdsl", message="%(prog)s %(version)s")
 def main() -> None:
@@ -100,34 +126,10 @@ def check(paths: tuple[str, ...], fmt: str, strict: bool, quiet: bool) -> None:
 @click.option("--model", "model_name", help="The model to show (default: every model in the file).")
 def summary(spec: str, model_name: str | None) -> None:
     """Print a per-layer table (name, layer, output shape, parameters) and totals."""
-    from archdsl.api import SourceError, check_file
     from archdsl.summary import render_summary
 
-    try:
-        result = check_file(spec)
-    except SourceError as exc:
-        click.echo(f"archdsl: cannot read {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    diagnostics = result.reporter.sorted()
-    if diagnostics:
-        _emit(diagnostics, result.reporter.sources, "text", click.get_text_stream("stderr"))
-    if not result.ok or result.program is None:
-        sys.exit(EXIT_ERRORS)
-    models = result.program.models
-    if model_name is not None:
-        if model_name not in models:
-            from archdsl.diagnostics import did_you_mean
-
-            guess = did_you_mean(model_name, models)
-            click.echo(
-                f"archdsl: no model '{model_name}' in {spec}"
-                + (f"; did you mean '{guess}'?" if guess else f" (models: {', '.join(models)})"),
-                err=True,
-            )
-            sys.exit(EXIT_USAGE)
-        selected = [models[model_name]]
-    else:
-        selected = list(models.values())
+    models = _load_program(spec, model_name).models
+    selected = [models[model_name]] if model_name is not None else list(models.values())
     click.echo("\n".join(render_summary(m) for m in selected), nl=False)
 
 
@@ -148,33 +150,15 @@ def compile_command(spec: str, target: str, output: str | None, model_name: str 
 
     A spec with errors prints its diagnostics, writes nothing, and exits with status 1.
     """
-    from archdsl.api import SourceError, check_file
-
-    try:
-        result = check_file(spec)
-    except SourceError as exc:
-        click.echo(f"archdsl: cannot read {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    diagnostics = result.reporter.sorted()
-    if diagnostics:
-        _emit(diagnostics, result.reporter.sources, "text", click.get_text_stream("stderr"))
-    if not result.ok or result.program is None:
-        sys.exit(EXIT_ERRORS)
-    if model_name is not None and model_name not in result.program.models:
-        from archdsl.diagnostics import did_you_mean
-
-        guess = did_you_mean(model_name, result.program.models)
-        hint = f"; did you mean '{guess}'?" if guess else f" (models: {', '.join(result.program.models)})"
-        click.echo(f"archdsl: no model '{model_name}' in {spec}{hint}", err=True)
-        sys.exit(EXIT_USAGE)
+    program = _load_program(spec, model_name)
     from archdsl.codegen import generate, write_atomic
 
-    for message in _compile_warnings(result.program, target, model_name):
+    for message in _compile_warnings(program, target, model_name):
         click.echo(f"{spec}: warning: {message}", err=True)
     from archdsl.codegen import CodegenError
 
     try:
-        text = generate(result.program, target, model_name, spec)
+        text = generate(program, target, model_name, spec)
     except CodegenError as exc:
         where = f"{exc.location}: " if getattr(exc, "location", None) else f"{spec}: "
         click.echo(f"{where}error: the {target} target cannot express this exactly: {exc}", err=True)
@@ -204,25 +188,11 @@ def verify(spec: str, model_name: str | None, atol: float, rtol: float) -> None:
     compared. Exit status: 0 pass, 1 numeric mismatch (or spec errors), 2 a framework is
     missing.
     """
-    from archdsl.api import SourceError, check_file
-
-    try:
-        result = check_file(spec)
-    except SourceError as exc:
-        click.echo(f"archdsl: cannot read {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    diagnostics = result.reporter.sorted()
-    if diagnostics:
-        _emit(diagnostics, result.reporter.sources, "text", click.get_text_stream("stderr"))
-    if not result.ok or result.program is None:
-        sys.exit(EXIT_ERRORS)
-    if model_name is not None and model_name not in result.program.models:
-        click.echo(f"archdsl: no model '{model_name}' in {spec} (models: {', '.join(result.program.models)})", err=True)
-        sys.exit(EXIT_USAGE)
+    program = _load_program(spec, model_name)
     from archdsl import verify as verifier
 
     try:
-        reports = verifier.verify_program(result.program, spec, model_name, atol, rtol)
+        reports = verifier.verify_program(program, spec, model_name, atol, rtol)
     except verifier.MissingFramework as exc:
         click.echo(f"archdsl verify needs Keras and PyTorch; missing: {exc}", err=True)
         click.echo(f"install them with: {verifier.INSTALL_HINT}", err=True)
