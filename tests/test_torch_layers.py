@@ -715,11 +715,6 @@ def test_layer_code_for_long_names_passes_ruff(tmp_path) -> None:
     assert shapes == [(2, 5, 4, 2), (2, 4, 4), (2, 3)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="torch target (torch.py): with long names, the targets of a multi-output statement "
-    "('a, b, c, d, e = f(') exceed 88 columns; ruff format puts them in parentheses, one per line",
-)
 def test_generated_torch_code_for_long_names_passes_ruff(tmp_path) -> None:
     assert ruff_problems({"long_names.py": generate(program_of(LONG_NAMES), "torch")}, tmp_path) == []
 
@@ -843,11 +838,6 @@ def test_weight_penalties_match_keras_losses() -> None:
     assert got == pytest.approx(expected, rel=1e-5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="torch target (torch.py): depthwise_regularizer and pointwise_regularizer are dropped from "
-    "regularization_loss() (PENALTIES has no entry for them); Keras adds both to model.losses",
-)
 def test_depthwise_and_pointwise_penalties_match_keras_losses() -> None:
     text = """
         model M {

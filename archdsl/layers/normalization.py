@@ -93,7 +93,11 @@ def _batch_norm_count(ctx: Ctx) -> ParamCount:
 
 def _layer_norm_count(ctx: Ctx) -> ParamCount:
     size = prod(_normalised_sizes(ctx))
-    return ParamCount(trainable=(int(ctx["center"]) + int(ctx["scale"])) * size)
+    keras = (int(ctx["center"]) + int(ctx["scale"])) * size
+    # nn.LayerNorm can drop beta (bias=False) but not gamma: with scale=False the PyTorch
+    # model holds gamma too, frozen at one.
+    torch = 2 * size if ctx["center"] and not ctx["scale"] else keras
+    return ParamCount(trainable=keras, torch_trainable=torch)
 
 
 def _options() -> tuple[Param, ...]:
