@@ -9,6 +9,7 @@ from typing import Any
 from archdsl import tree as t
 from archdsl.diagnostics import Reporter
 from archdsl.ir import BlockCall, Model, Program, TensorType
+from archdsl.targets import pyrender as py
 
 UNKNOWN_DIM_SIZES = (16, 32, 64, 128)
 
@@ -322,3 +323,12 @@ def random_input_bound(model: Model, tensor_id: int) -> int | None:
             if bound is not None:
                 bounds.append(bound)
     return min(bounds) if bounds else None
+
+
+def shape_assertions(expected: list[tuple]) -> list[str]:
+    """The self-test's check of the output shapes the compiler predicted (batch of 2)."""
+    if len(expected) == 1:
+        return [f"    assert tuple(outputs.shape) == {py.literal(expected[0])}, outputs.shape"]
+    return py.statement("    ", "expected = ", py.literal(expected)) + [
+        "    assert [tuple(o.shape) for o in outputs] == expected"
+    ]

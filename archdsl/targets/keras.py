@@ -26,6 +26,7 @@ from archdsl.targets.common import (
     concrete_model,
     definitions_to_emit,
     random_input_bound,
+    shape_assertions,
     shape_comment,
     site_key,
     site_layer_names,
@@ -683,11 +684,7 @@ class KerasEmitter:
                 lines += py.statement("    ", "inputs = ", py.Brackets("[", tuple(arrays), "]"))
                 lines.append(f"    outputs = {var}(inputs)")
             expected = [(2,) + tuple(concrete.tensors[o].type.shape) for o in concrete.outputs]
-            if len(expected) == 1:
-                lines.append(f"    assert tuple(outputs.shape) == {py.literal(expected[0])}, outputs.shape")
-            else:
-                lines += py.statement("    ", "expected = ", py.literal(expected))
-                lines.append("    assert [tuple(o.shape) for o in outputs] == expected")
+            lines += shape_assertions(expected)
         return lines
 
     def _shared_arguments(self, definition: t.Definition, model: Model, built: dict[int, str]) -> list[str]:

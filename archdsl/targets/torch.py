@@ -27,6 +27,7 @@ from archdsl.targets.common import (
     concrete_model,
     definitions_to_emit,
     random_input_bound,
+    shape_assertions,
     statement_targets,
 )
 
@@ -689,11 +690,7 @@ class TorchEmitter:
             lines.append("    with torch.no_grad():")
             lines += py.statement("        ", "outputs = ", py.Call(var, tuple(feeds)))
             expected = [(2,) + tuple(torch_shape(concrete.tensors[o].type)) for o in concrete.outputs]
-            if len(expected) == 1:
-                lines.append(f"    assert tuple(outputs.shape) == {py.literal(expected[0])}, outputs.shape")
-            else:
-                lines += py.statement("    ", "expected = ", py.literal(expected))
-                lines.append("    assert [tuple(o.shape) for o in outputs] == expected")
+            lines += shape_assertions(expected)
         return lines
 
 
