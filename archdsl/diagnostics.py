@@ -71,19 +71,37 @@ def error(
     return ArchError(Diagnostic(Severity.ERROR, message, location, code, hint, tuple(notes)))
 
 
+MAX_DIAGNOSTICS = 1000  # past this, a file is too broken for more messages to help
+
+
 @dataclass
 class Reporter:
     """Collects diagnostics; sources are kept so renderers can quote lines."""
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    _seen: set = field(default_factory=set, repr=False)
 
     def add(self, diagnostic: Diagnostic) -> None:
-        if diagnostic not in self.diagnostics:
-            self.diagnostics.append(diagnostic)
+        """Record a diagnostic once per place: a loop or a block used many times reports
+        each problem at its first occurrence, with that occurrence's notes."""
+        key = (diagnostic.severity, diagnostic.message, diagnostic.location, diagnostic.code)
+        if key in self._seen or len(self.diagnostics) >= MAX_DIAGNOSTICS:
+            return
+        self._seen.add(key)
+        self.diagnostics.append(diagnostic)
 
-    def error(
+    def error(self, message: str, location: Location | None, **details) -> None:
+        """Add an error; ``details`` are Diagnostic's code, hint and notes."""
+        self._report(Severity.ERROR, message, location, **details)
+
+    def warning(self, message: str, location: Location | None, **details) -> None:
+        """Add a warning; ``details`` are Diagnostic's code, hint and notes."""
+        self._report(Severity.WARNING, message, location, **details)
+
+    def _report(
         self,
+        severity: Severity,
         message: str,
         location: Location | None,
         *,
@@ -91,18 +109,7 @@ class Reporter:
         hint: str | None = None,
         notes: Iterable[Note] = (),
     ) -> None:
-        self.add(Diagnostic(Severity.ERROR, message, location, code, hint, tuple(notes)))
-
-    def warning(
-        self,
-        message: str,
-        location: Location | None,
-        *,
-        code: str = "",
-        hint: str | None = None,
-        notes: Iterable[Note] = (),
-    ) -> None:
-        self.add(Diagnostic(Severity.WARNING, message, location, code, hint, tuple(notes)))
+        self.add(Diagnostic(severity, message, location, code, hint, tuple(notes)))
 
     @property
     def errors(self) -> list[Diagnostic]:

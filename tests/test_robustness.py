@@ -157,3 +157,14 @@ def test_check_compile_and_summary_are_byte_identical_across_20_hash_seeds() -> 
     assert len(set(outputs.values())) == 1
     text = outputs[0].decode()
     assert text.count("exit 0") == 4 * len(specs) and "import torch" in text and "import keras" in text
+
+
+def test_a_warning_in_a_long_loop_is_reported_once() -> None:
+    source = (
+        'model M { input x: (4,) h = x for i in range(20000) { h = h -> Dense(1, activation="softmax") } output h }'
+    )
+    result = check_source(source)
+    assert result.ok
+    (warning,) = result.reporter.warnings
+    assert warning.message.startswith("Dense: softmax over an axis of size 1")
+    assert [note.message for note in warning.notes] == ["in the loop iteration with i=0"]
