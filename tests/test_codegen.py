@@ -462,3 +462,17 @@ def test_compile_reports_what_a_target_cannot_express(tmp_path: Path) -> None:
     assert f"{spec}:3:" in result.stderr and "mask_zero" in result.stderr
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr
     assert archdsl("compile", str(spec), "--target", "keras").returncode == 0  # Keras has masks
+
+
+def test_output_file_gets_an_ordinary_mode(tmp_path: Path) -> None:
+    """The temporary file is private; the written one has a plain file's mode (or keeps the old one's)."""
+    output = tmp_path / "mlp.py"
+    umask = os.umask(0o022)
+    try:
+        assert archdsl("compile", "specs/mlp.arch", "--target", "keras", "-o", str(output)).returncode == 0
+        assert output.stat().st_mode & 0o777 == 0o644
+        output.chmod(0o640)
+        assert archdsl("compile", "specs/mlp.arch", "--target", "torch", "-o", str(output)).returncode == 0
+        assert output.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(umask)
