@@ -9,7 +9,6 @@ elaboration goes on with the next statement, so one run reports every error.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import re
@@ -1363,7 +1362,7 @@ class Elaborator:
             )
         if len(self.active) >= MAX_CALL_DEPTH:
             raise error(f"blocks and models nested more than {MAX_CALL_DEPTH} deep", call.location, code="limit")
-        declared_inputs = [s for s in definition.body if isinstance(s, t.InputStmt)]
+        declared_inputs = _inputs_of(definition)
         if len(declared_inputs) != len(inputs):
             raise error(
                 f"block '{call.name}' takes {len(declared_inputs)} input{'s' if len(declared_inputs) != 1 else ''}, got {len(inputs)}",
@@ -1435,8 +1434,11 @@ class Elaborator:
                 f"block '{call.name}' returns nothing", call.location, code="block", hint="end the block with: return x"
             )
         values_out = returns[:-1]
-        record = graph.blocks[block_id]
-        graph.blocks[block_id] = dataclasses.replace(record, outputs=tuple(v.id for v in values_out))
+        r = graph.blocks[block_id]
+        graph.blocks[block_id] = BlockCall(
+            r.id, r.block, r.name, r.path, r.arguments, r.inputs, tuple(v.id for v in values_out), r.parent,
+            r.time_distributed, r.location, r.site, r.var,
+        )  # fmt: skip
         return values_out[0] if len(values_out) == 1 else tuple(values_out)
 
     def apply_time_distributed_block(
@@ -1482,6 +1484,17 @@ def _frame_text(frame: Frame) -> str:
     if frame.kind == "model":
         return f"in model '{frame.name}', used here"
     return f"in the loop iteration with {frame.detail}"
+
+
+_INPUTS: dict[int, tuple[t.Definition, list[t.InputStmt]]] = {}
+
+
+def _inputs_of(definition: t.Definition) -> list[t.InputStmt]:
+    """A block's input statements, cached: a block in a loop is expanded many times."""
+    cached = _INPUTS.get(id(definition))
+    if cached is None or cached[0] is not definition:
+        cached = _INPUTS[id(definition)] = (definition, [s for s in definition.body if isinstance(s, t.InputStmt)])
+    return cached[1]
 
 
 def _walk(stmts: tuple[t.Stmt, ...]) -> Iterator[t.Stmt]:
