@@ -40,6 +40,25 @@ def site_key(site: Any) -> int | None:
     return id(site) if site is not None else None
 
 
+def all_models(models: list[Model]) -> list[Model]:
+    """Every model once, each followed by the sub-models it uses (depth first)."""
+    order: list[Model] = []
+    seen: set[int] = set()
+
+    def visit(model: Model) -> None:
+        if id(model) in seen:
+            return
+        seen.add(id(model))
+        order.append(model)
+        for node in model.nodes:
+            if node.layer.submodel is not None:
+                visit(node.layer.submodel)
+
+    for model in models:
+        visit(model)
+    return order
+
+
 def collect_site_outputs(models: list[Model], strip_time: bool = False) -> dict[int, list[tuple[TensorType, ...]]]:
     """For each syntax node that applied layers, the output types of every application.
 
@@ -48,32 +67,20 @@ def collect_site_outputs(models: list[Model], strip_time: bool = False) -> dict[
     block's code runs on one frame), without the time axis.
     """
     index: dict[int, list[tuple[TensorType, ...]]] = {}
-    seen: set[int] = set()
 
-    def one_step(tt: TensorType) -> TensorType:
-        return TensorType(tt.shape[1:], tt.dtype)
-
-    def visit(model: Model) -> None:
-        if id(model) in seen:
+    def record(key: int | None, model: Model, outputs: tuple[int, ...], framed: bool) -> None:
+        if key is None:
             return
-        seen.add(id(model))
-        for node in model.nodes:
-            key = site_key(node.site)
-            framed = strip_time and node.block is not None and model.blocks[node.block].time_distributed
-            if key is not None:
-                types = tuple(model.tensors[o].type for o in node.outputs)
-                index.setdefault(key, []).append(tuple(one_step(tt) for tt in types) if framed else types)
-            if node.layer.submodel is not None:
-                visit(node.layer.submodel)
-        for block in model.blocks:
-            key = site_key(block.site)
-            framed = strip_time and block.parent is not None and model.blocks[block.parent].time_distributed
-            if key is not None:
-                types = tuple(model.tensors[o].type for o in block.outputs)
-                index.setdefault(key, []).append(tuple(one_step(tt) for tt in types) if framed else types)
+        types = tuple(model.tensors[o].type for o in outputs)
+        index.setdefault(key, []).append(tuple(TensorType(tt.shape[1:], tt.dtype) for tt in types) if framed else types)
 
-    for m in models:
-        visit(m)
+    for model in all_models(models):
+        for node in model.nodes:
+            framed = strip_time and node.block is not None and model.blocks[node.block].time_distributed
+            record(site_key(node.site), model, node.outputs, framed)
+        for block in model.blocks:
+            framed = strip_time and block.parent is not None and model.blocks[block.parent].time_distributed
+            record(site_key(block.site), model, block.outputs, framed)
     return index
 
 
@@ -81,21 +88,11 @@ def site_layer_names(models: list[Model]) -> dict[int, list[tuple[int, str]]]:
     """For each syntax node that applied a layer or model: (id of the model, layer name) of
     every application, sub-models included."""
     index: dict[int, list[tuple[int, str]]] = {}
-    seen: set[int] = set()
-
-    def visit(model: Model) -> None:
-        if id(model) in seen:
-            return
-        seen.add(id(model))
+    for model in all_models(models):
         for node in model.nodes:
             key = site_key(node.site)
             if key is not None:
                 index.setdefault(key, []).append((id(model), node.layer.name))
-            if node.layer.submodel is not None:
-                visit(node.layer.submodel)
-
-    for m in models:
-        visit(m)
     return index
 
 
