@@ -40,6 +40,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from check_speed import table  # bench/ is on sys.path when a script there runs
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
 SPECS = REPO / "specs"
@@ -403,17 +405,6 @@ def fmt_ms(seconds: float | None) -> str:
     value = seconds * 1000
     digits = 3 if value < 1 else 2 if value < 10 else 1 if value < 100 else 0
     return f"{value:.{digits}f} ms"
-
-
-def table(rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
-        lines.append("  " + "  ".join(cells).rstrip())
-        if n == 0:
-            lines.append(("  " + "  ".join("-" * w for w in widths)).rstrip())
-    return "\n".join(lines)
 
 
 def print_target(n: int, target: str, report: dict, args: argparse.Namespace) -> None:
