@@ -91,7 +91,13 @@ def _grammar_text() -> str:
 
 @lru_cache(maxsize=1)
 def parser() -> Lark:
-    """The LALR parser, cached on disk: building it from the grammar costs ~100 ms."""
+    """The LALR parser, cached on disk: building it from the grammar costs ~100 ms.
+
+    The lexer is Lark's basic one, which sees no parser state: keywords and dtype names are
+    reserved everywhere, and `modelM` is always one name. (The contextual lexer let `output`
+    be a name in some places and read `modelM` as `model M`; it also compiled a regex per
+    parser state, a third of a small check's time.)
+    """
     text = _grammar_text()
     import lark
 
@@ -100,7 +106,7 @@ def parser() -> Lark:
 
     user = os.getuid() if hasattr(os, "getuid") else 0
     cache = os.path.join(tempfile.gettempdir(), f"archdsl-{key}-{user}.lark")
-    return Lark(text, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=True, cache=cache)
+    return Lark(text, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True, cache=cache)
 
 
 def _describe_token(token: Token) -> str:
@@ -189,6 +195,8 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
         hint = "archdsl has model and block definitions, for loops and assignments: see the language reference"
     elif token.value in KEYWORDS and "NAME" in expected:
         hint = f"'{token.value}' is a keyword and cannot be used as a name"
+    elif token.type == "DTYPE" and "NAME" in expected:
+        hint = f"'{token.value}' is a dtype name (as in `input t: int32 (n,)`) and cannot be used as a name"
     elif token.type == "EQUAL" and "COMPARE" in expected:
         hint = "use '==' to compare"
     elif token.type in ("NAME", "INT", "FLOAT", "STRING", "LPAR") and "RPAR" in expected:

@@ -172,3 +172,32 @@ def test_syntax_errors(src: str, message: str) -> None:
     assert diagnostic.location is not None and diagnostic.location.line >= 1 and diagnostic.location.column >= 1
     for internal in ("__ANON", "RPAR", "LBRACE", "NAME", "$END", "Token"):
         assert internal not in diagnostic.message
+
+
+@pytest.mark.parametrize(
+    ("src", "message", "hint"),
+    [
+        # a keyword glued to a name is one name, never the keyword and a name
+        ("modelM { input x: (4,) output x }", "unexpected name 'modelM'", None),
+        ("model M { input x: (4,) outputx }", "unexpected '}', expected ',' or '='", None),
+        # keywords and dtype names are reserved everywhere, not only where they could start a statement
+        ("model M { input x: (4,) y = (4,) / output(x) output x }", "unexpected 'output'", None),
+        ("model M { input x: (4,) int8 = x output int8 }", "unexpected 'int8'", "'int8' is a dtype name"),
+        ("block b(bool=1) { input x return x }", "unexpected 'bool', expected", "'bool' is a dtype name"),
+        ("model M(input=3) { input x: (4,) output x }", "unexpected 'input'", "'input' is a keyword"),
+    ],
+)
+def test_reserved_words(src: str, message: str, hint: str | None) -> None:
+    with pytest.raises(ArchError) as info:
+        parse(src, "m.arch")
+    diagnostic = info.value.diagnostic
+    assert message in diagnostic.message
+    if hint is not None:
+        assert diagnostic.hint is not None and hint in diagnostic.hint
+
+
+def test_dtype_names_still_type_inputs_and_keyword_prefixes_are_names() -> None:
+    module = parse("model M { input t: int32 (5,) modelx = t output modelx }", "m.arch")
+    first, second, _ = module.definitions[0].body
+    assert isinstance(first, t.InputStmt) and first.dtype == "int32"
+    assert isinstance(second, t.Assign) and second.targets == ("modelx",)
