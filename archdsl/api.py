@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from dataclasses import dataclass
 
 from archdsl.diagnostics import ArchError, Location, Reporter
 from archdsl.ir import Program
@@ -19,13 +18,15 @@ class SourceError(Exception):
     """The file itself cannot be read (missing, a directory, no permission)."""
 
 
-@dataclass
 class Result:
     """What checking one file produced."""
 
-    file: str
-    program: Program | None
-    reporter: Reporter
+    __slots__ = ("file", "program", "reporter")
+
+    def __init__(self, file: str, program: Program | None, reporter: Reporter) -> None:
+        self.file = file
+        self.program = program
+        self.reporter = reporter
 
     @property
     def ok(self) -> bool:

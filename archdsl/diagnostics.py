@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from enum import StrEnum
 
+from archdsl.records import Record
 
-@dataclass(frozen=True)
-class Location:
+
+class Location(Record):
     """A span of source text: 1-based line and column, end exclusive."""
 
     file: str
@@ -33,16 +33,14 @@ class Severity(StrEnum):
     NOTE = "note"
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(Record):
     """A secondary message attached to a diagnostic, optionally with its own location."""
 
     message: str
     location: Location | None = None
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(Record):
     """One message for the user: what went wrong, where, and how to fix it."""
 
     severity: Severity
@@ -74,13 +72,13 @@ def error(
 MAX_DIAGNOSTICS = 1000  # past this, a file is too broken for more messages to help
 
 
-@dataclass
 class Reporter:
     """Collects diagnostics; sources are kept so renderers can quote lines."""
 
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    sources: dict[str, str] = field(default_factory=dict)
-    _seen: set = field(default_factory=set, repr=False)
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+        self.sources: dict[str, str] = {}
+        self._seen: set[tuple] = set()
 
     def add(self, diagnostic: Diagnostic) -> None:
         """Record a diagnostic once per place: a loop or a block used many times reports

@@ -3,17 +3,23 @@
 A :class:`Program` holds elaborated :class:`Model` graphs. A model is a list of
 :class:`Node` applications in topological order; each node applies a :class:`Layer`
 instance (a layer may be applied several times when it is shared) to input
-:class:`Tensor` values and produces output tensors with inferred types. Locations are
-excluded from equality so tests can compare graphs without positions.
+:class:`Tensor` values and produces output tensors with inferred types.
+
+Every class is a frozen record (:mod:`archdsl.records`: dataclass behaviour without
+dataclasses' import cost). Locations, syntax-tree back-references and name hints are
+excluded from equality, so tests can compare graphs without positions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 from archdsl.diagnostics import Location
+from archdsl.records import Record
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 Dim = int | str | None
 """One dimension: a size, a named unknown size (``"T"``), or unknown (None)."""
@@ -32,8 +38,15 @@ def format_shape(shape: tuple[Dim, ...]) -> str:
     return f"({inner},)" if len(shape) == 1 else f"({inner})"
 
 
-@dataclass(frozen=True)
-class TensorType:
+class IRRecord(Record):
+    """Base of the IR's records: frozen, and compared without positions or back-references."""
+
+    _uncompared: ClassVar[frozenset[str]] = frozenset(
+        {"location", "arg_locs", "site", "trace", "var", "source", "sources", "namespaces"}
+    )
+
+
+class TensorType(IRRecord):
     """A tensor's type without its batch dimension: shape and dtype."""
 
     shape: tuple[Dim, ...]
@@ -52,8 +65,7 @@ class TensorType:
         return text if self.dtype == "float32" else f"{text} {self.dtype}"
 
 
-@dataclass(frozen=True)
-class ParamCount:
+class ParamCount(IRRecord):
     """Parameter counts as Keras reports them, and PyTorch's figures where they differ.
 
     Keras's non-trainable weights include BatchNormalization's moving statistics, which
@@ -94,17 +106,16 @@ class ParamCount:
         return ParamCount(0, self.total, self.torch_parameters, self.buffers)
 
 
-@dataclass(frozen=True)
-class CallValue:
+class CallValue(IRRecord):
     """A call written as a value, e.g. ``l2(0.01)`` or ``LSTM(64)`` inside a wrapper."""
 
     name: str
     args: tuple[Any, ...] = ()
     kwargs: tuple[tuple[str, Any], ...] = ()
-    location: Location | None = field(default=None, compare=False)
+    location: Location | None = None
     # (value location, keyword location) for each positional then keyword argument
-    arg_locs: tuple[tuple[Location | None, Location | None], ...] = field(default=(), compare=False)
-    site: Any = field(default=None, compare=False)  # the syntax node of the call
+    arg_locs: tuple[tuple[Location | None, Location | None], ...] = ()
+    site: Any = None  # the syntax node of the call
 
     def __str__(self) -> str:
         from archdsl.values import format_value
@@ -113,13 +124,12 @@ class CallValue:
         return f"{self.name}({', '.join(parts)})"
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(IRRecord):
     """One step of the chain of call sites a node came from (block call, loop, sub-model)."""
 
     kind: str  # "block", "loop", "model"
     name: str
-    location: Location | None = field(default=None, compare=False)
+    location: Location | None = None
     value: Any = None  # the loop variable's value, or the block instance's name
 
     @property
@@ -131,8 +141,7 @@ class Frame:
         return "" if self.value is None else str(self.value)
 
 
-@dataclass(frozen=True)
-class Layer:
+class Layer(IRRecord):
     """A layer instance: a catalogue entry with bound arguments and its weights.
 
     ``name`` is unique within a model (Keras-style automatic names when the spec gives
@@ -148,10 +157,10 @@ class Layer:
     args: Mapping[str, Any]
     explicit: frozenset[str]
     params: ParamCount
-    location: Location | None = field(default=None, compare=False)
+    location: Location | None = None
     submodel: Model | None = None
     inner: Layer | None = None  # the wrapped layer of TimeDistributed / Bidirectional
-    site: Any = field(default=None, compare=False)  # (syntax node of the call, file) for code generators
+    site: Any = None  # (syntax node of the call, file) for code generators
     path: tuple[str, ...] = ()  # names of the enclosing block instances, outermost first
 
     @property
@@ -164,8 +173,7 @@ class Layer:
         return ".".join(self.path + (self.name,))
 
 
-@dataclass(frozen=True)
-class Tensor:
+class Tensor(IRRecord):
     """A value in the graph: a model input or one output of a node."""
 
     id: int
@@ -173,26 +181,24 @@ class Tensor:
     name: str | None = None  # the spec name it was bound to, if any
     producer: int | None = None  # node id; None for model inputs
     index: int = 0
-    location: Location | None = field(default=None, compare=False)
+    location: Location | None = None
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(IRRecord):
     """One application of a layer to tensors, in topological order within its model."""
 
     id: int
     layer: Layer
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
-    location: Location | None = field(default=None, compare=False)
-    trace: tuple[Frame, ...] = field(default=(), compare=False)
+    location: Location | None = None
+    trace: tuple[Frame, ...] = ()
     block: int | None = None  # the innermost block instance (Model.blocks index) it belongs to
-    site: Any = field(default=None, compare=False)  # the syntax node of the chain step that applied it
-    var: str | None = field(default=None, compare=False)  # the spec name its result is bound to (a hint for code)
+    site: Any = None  # the syntax node of the chain step that applied it
+    var: str | None = None  # the spec name its result is bound to (a hint for code)
 
 
-@dataclass(frozen=True)
-class BlockCall:
+class BlockCall(IRRecord):
     """One expansion of a block: the code generators turn these into functions or modules."""
 
     id: int
@@ -204,23 +210,21 @@ class BlockCall:
     outputs: tuple[int, ...]
     parent: int | None
     time_distributed: bool = False
-    location: Location | None = field(default=None, compare=False)
-    site: Any = field(default=None, compare=False)
-    var: str | None = field(default=None, compare=False)  # the spec name its result is bound to
+    location: Location | None = None
+    site: Any = None
+    var: str | None = None  # the spec name its result is bound to
 
 
-@dataclass(frozen=True)
-class ModelParam:
+class ModelParam(IRRecord):
     """A model's parameter with its default value (None when it has none)."""
 
     name: str
     default: Any
     has_default: bool
-    location: Location | None = field(default=None, compare=False)
+    location: Location | None = None
 
 
-@dataclass(frozen=True)
-class Model:
+class Model(IRRecord):
     """An elaborated model: its graph for one set of parameter values."""
 
     name: str
@@ -230,7 +234,7 @@ class Model:
     outputs: tuple[int, ...]
     nodes: tuple[Node, ...]
     tensors: tuple[Tensor, ...]
-    location: Location | None = field(default=None, compare=False)
+    location: Location | None = None
     doc: str | None = None
     blocks: tuple[BlockCall, ...] = ()
 
@@ -261,13 +265,12 @@ class Model:
         return total
 
 
-@dataclass(frozen=True)
-class Program:
+class Program(IRRecord):
     """Everything compiled from one source file (and its imports)."""
 
     file: str
     models: Mapping[str, Model]
-    source: Any = field(default=None, compare=False)  # the syntax tree (archdsl.tree.Module)
-    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    source: Any = None  # the syntax tree (archdsl.tree.Module)
+    sources: Mapping[str, str] = _EMPTY
     # file -> the definitions visible in it (archdsl.lower.Namespace), for code generators
-    namespaces: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    namespaces: Mapping[str, Any] = _EMPTY

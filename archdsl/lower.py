@@ -13,7 +13,6 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -35,6 +34,7 @@ from archdsl.ir import (
 )
 from archdsl.layers import CATALOGUE
 from archdsl.layers.base import ACTIVATIONS, INITIALIZERS
+from archdsl.records import Record
 from archdsl.values import format_value, type_name
 
 MAX_LOOP_ITERATIONS = 100_000  # one for statement
@@ -61,54 +61,62 @@ class _Abort(Exception):
     """Stop the current statement silently: its error was already reported."""
 
 
-@dataclass(frozen=True)
-class TensorValue:
+class TensorValue(Record):
     """A tensor of the graph under construction, as a value in expressions."""
 
     id: int
 
 
-@dataclass
 class Instance:
     """A layer or model bound to a name: every application shares its weights."""
 
-    name: str
-    call: CallValue
-    location: Location | None
-    layer: Layer | None = None
+    __slots__ = ("name", "call", "location", "layer")
+
+    def __init__(self, name: str, call: CallValue, location: Location | None) -> None:
+        self.name = name
+        self.call = call
+        self.location = location
+        self.layer: Layer | None = None  # set by the first application
 
 
-@dataclass(frozen=True)
-class DefinitionRef:
+class DefinitionRef(Record):
     """A bare reference to a layer, block or model (``-> Flatten`` without parentheses)."""
 
     name: str
     kind: str
 
 
-@dataclass
 class Binding:
-    value: Any
-    location: Location | None
-    kind: str  # "param", "input", "tensor", "value", "loop", "instance"
-    used: bool = False
+    """What a name in a body stands for, and whether it was read."""
+
+    __slots__ = ("value", "location", "kind", "used")
+
+    def __init__(self, value: Any, location: Location | None, kind: str, used: bool = False) -> None:
+        self.value = value
+        self.location = location
+        self.kind = kind  # "param", "input", "tensor", "value", "loop", "instance"
+        self.used = used
 
 
-@dataclass
 class Scope:
     """The names of one model or block body."""
 
-    owner: str
-    bindings: dict[str, Binding] = field(default_factory=dict)
+    __slots__ = ("owner", "bindings")
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.bindings: dict[str, Binding] = {}
 
 
-@dataclass
 class Namespace:
     """Definitions visible in one file: its own and those it imports."""
 
-    file: str
-    definitions: dict[str, t.Definition] = field(default_factory=dict)
-    aliases: dict[str, Namespace] = field(default_factory=dict)
+    __slots__ = ("file", "definitions", "aliases")
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.definitions: dict[str, t.Definition] = {}
+        self.aliases: dict[str, Namespace] = {}
 
 
 @cache
@@ -118,21 +126,22 @@ def snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-@dataclass
 class _Graph:
     """The model under construction."""
 
-    name: str
-    tensors: list[Tensor] = field(default_factory=list)
-    nodes: list[Node] = field(default_factory=list)
-    inputs: list[int] = field(default_factory=list)
-    outputs: list[int] | None = None
-    # Layer and block-instance names are unique per scope: the model, or one block instance.
-    scopes: list[dict[str, Location | None]] = field(default_factory=lambda: [{}])
-    counts: list[dict[str, int]] = field(default_factory=lambda: [{}])
-    path: list[str] = field(default_factory=list)
-    blocks: list[BlockCall] = field(default_factory=list)
-    block_stack: list[int] = field(default_factory=list)
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.tensors: list[Tensor] = []
+        self.nodes: list[Node] = []
+        self.inputs: list[int] = []
+        self.outputs: list[int] | None = None
+        # Layer and block-instance names are unique per scope: the model, or one block instance.
+        self.scopes: list[dict[str, Location | None]] = [{}]
+        self.counts: list[dict[str, int]] = [{}]
+        self.path: list[str] = []
+        self.blocks: list[BlockCall] = []
+        self.block_stack: list[int] = []
+
     iterations: int = 0
 
     @property

@@ -1,57 +1,55 @@
 """The syntax tree: what the parser builds, with exact positions and the comments.
 
-Nodes are frozen dataclasses; ``loc`` is excluded from equality so tests can compare
-trees without positions. Comments are kept on the :class:`Module` so that later tools (a
-formatter, a language server) can put them back.
+Nodes are frozen records (:mod:`archdsl.records`); positions (``loc`` and the other
+``*_loc`` fields) are excluded from equality so tests can compare trees without positions.
+Comments are kept on the :class:`Module` so that later tools (a formatter, a language
+server) can put them back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import ClassVar
 
 from archdsl.diagnostics import Location
+from archdsl.records import Record
 
 _NOWHERE = Location("<none>", 0, 0)
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(Record):
     """Base of all syntax nodes."""
 
-    loc: Location = field(default=_NOWHERE, compare=False, repr=False, kw_only=True)
+    _keyword_only: ClassVar[frozenset[str]] = frozenset({"loc"})
+    _uncompared: ClassVar[frozenset[str]] = frozenset({"loc", "name_loc", "target_locs", "comments"})
+
+    loc: Location = _NOWHERE
 
 
 # --- expressions -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Expr(Node):
     """Base of expressions."""
 
 
-@dataclass(frozen=True)
 class Name(Expr):
     id: str
 
 
-@dataclass(frozen=True)
 class Literal(Expr):
     """An int, float, string, boolean or None literal."""
 
     value: object
 
 
-@dataclass(frozen=True)
 class TupleExpr(Expr):
     items: tuple[Expr, ...]
 
 
-@dataclass(frozen=True)
 class ListExpr(Expr):
     items: tuple[Expr, ...]
 
 
-@dataclass(frozen=True)
 class BinOp(Expr):
     """Arithmetic (``+ - * / // % **``), comparison, or ``and``/``or``."""
 
@@ -60,7 +58,6 @@ class BinOp(Expr):
     right: Expr
 
 
-@dataclass(frozen=True)
 class UnaryOp(Expr):
     """``-x``, ``+x`` or ``not x``."""
 
@@ -68,16 +65,14 @@ class UnaryOp(Expr):
     operand: Expr
 
 
-@dataclass(frozen=True)
 class Argument(Node):
     """One argument of a call; ``name`` is None for a positional one."""
 
     value: Expr
     name: str | None = None
-    name_loc: Location | None = field(default=None, compare=False, repr=False)
+    name_loc: Location | None = None
 
 
-@dataclass(frozen=True)
 class Call(Expr):
     """``func(args)``: a layer, block, model, regularizer or builtin function."""
 
@@ -85,19 +80,16 @@ class Call(Expr):
     args: tuple[Argument, ...]
 
 
-@dataclass(frozen=True)
 class Attribute(Expr):
     value: Expr
     attr: str
 
 
-@dataclass(frozen=True)
 class Index(Expr):
     value: Expr
     index: Expr
 
 
-@dataclass(frozen=True)
 class Chain(Expr):
     """``head -> step -> step``: apply each step to the value so far."""
 
@@ -108,22 +100,19 @@ class Chain(Expr):
 # --- statements --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Stmt(Node):
     """Base of statements."""
 
 
-@dataclass(frozen=True)
 class InputStmt(Stmt):
     """``input x: (28, 28, 1)`` or ``input tokens: int32 (100,)``; shape optional in blocks."""
 
     name: str
     shape: Expr | None
     dtype: str | None = None
-    name_loc: Location | None = field(default=None, compare=False, repr=False)
+    name_loc: Location | None = None
 
 
-@dataclass(frozen=True)
 class OutputStmt(Stmt):
     """``output a, b`` in a model, or ``return a, b`` in a block (``keyword`` tells which)."""
 
@@ -131,16 +120,14 @@ class OutputStmt(Stmt):
     keyword: str = "output"
 
 
-@dataclass(frozen=True)
 class Assign(Stmt):
     """``name = expr`` or ``a, b = expr`` (unpacking several outputs)."""
 
     targets: tuple[str, ...]
     value: Expr
-    target_locs: tuple[Location, ...] = field(default=(), compare=False, repr=False)
+    target_locs: tuple[Location, ...] = ()
 
 
-@dataclass(frozen=True)
 class For(Stmt):
     """``for i in range(3) { ... }``: the body is repeated with ``i`` bound."""
 
@@ -149,7 +136,6 @@ class For(Stmt):
     body: tuple[Stmt, ...]
 
 
-@dataclass(frozen=True)
 class If(Stmt):
     """``if cond { ... } elif cond { ... } else { ... }``."""
 
@@ -160,13 +146,11 @@ class If(Stmt):
 # --- definitions -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Param(Node):
     name: str
     default: Expr | None = None
 
 
-@dataclass(frozen=True)
 class Definition(Node):
     """A ``model`` or a ``block``: a named, parameterised body."""
 
@@ -175,10 +159,9 @@ class Definition(Node):
     params: tuple[Param, ...]
     body: tuple[Stmt, ...]
     doc: str | None = None
-    name_loc: Location | None = field(default=None, compare=False, repr=False)
+    name_loc: Location | None = None
 
 
-@dataclass(frozen=True)
 class Import(Node):
     """``import "other.arch"`` or ``import "other.arch" as other``."""
 
@@ -186,18 +169,16 @@ class Import(Node):
     alias: str | None = None
 
 
-@dataclass(frozen=True)
 class Comment(Node):
     text: str
 
 
-@dataclass(frozen=True)
 class Module(Node):
     """One source file."""
 
     file: str
     items: tuple[Import | Definition, ...]
-    comments: tuple[Comment, ...] = field(default=(), compare=False)
+    comments: tuple[Comment, ...] = ()
 
     @property
     def definitions(self) -> tuple[Definition, ...]:

@@ -387,7 +387,7 @@ def test_clashing_names_are_renamed_deterministically() -> None:
     assert "def range_(list_, print_, self=2):" in keras_text
     assert "def build_model(\n    lambda_=4,\n    list_=3,\n    keras_=2,\n    layers_=1," in keras_text
     torch_text = source(ROOT / "tests" / "codegen_specs" / "clashes.arch", "torch")
-    assert "class Model(nn.Module):" in torch_text and "def forward(self, input_, np):" in torch_text
+    assert "class Model(nn.Module):" in torch_text and "def forward(self, id_, np):" in torch_text
     assert "def forward(self, F_):" in torch_text  # F is torch.nn.functional in the module
 
 

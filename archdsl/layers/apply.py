@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from archdsl.diagnostics import Location, did_you_mean
 from archdsl.ir import CallValue, ParamCount, TensorType
 from archdsl.layers.base import CATALOGUE, ArgError, Ctx, LayerSpec, ShapeError, shape_text, warn_trivial_softmax
+from archdsl.records import Record
 from archdsl.values import format_value, type_name
 
 
@@ -20,8 +20,7 @@ class BindError(Exception):
         self.message, self.location, self.hint = message, location, hint
 
 
-@dataclass(frozen=True)
-class Arg:
+class Arg(Record):
     """One written argument: ``name`` is None for a positional one."""
 
     value: Any
@@ -153,8 +152,7 @@ def check_inputs(spec: LayerSpec, inputs: Sequence[TensorType]) -> None:
             )
 
 
-@dataclass(frozen=True)
-class Applied:
+class Applied(Record):
     """The result of applying a layer record to input types."""
 
     spec: LayerSpec

@@ -8,11 +8,11 @@ only states its table entry and two small functions (output shape, parameter cou
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from archdsl.diagnostics import did_you_mean
 from archdsl.ir import CallValue, Dim, ParamCount, TensorType, format_shape
+from archdsl.records import Record
 from archdsl.values import format_value, type_name
 
 
@@ -245,8 +245,7 @@ class Initializer(ParamType):
         return value
 
 
-@dataclass(frozen=True)
-class Regularizer:
+class Regularizer(Record):
     """A weight penalty ``l1 * sum(|w|) + l2 * sum(w**2)`` added to the loss."""
 
     l1: float = 0.0
@@ -315,8 +314,7 @@ class AnyValue(ParamType):
 REQUIRED = object()
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(Record):
     """One parameter of a layer: name, type, default (REQUIRED if none), documentation."""
 
     name: str
@@ -330,8 +328,7 @@ class Param:
         return self.default is REQUIRED
 
 
-@dataclass(frozen=True)
-class InputSpec:
+class InputSpec(Record):
     """What a layer needs of each input: rank (batch excluded) and dtype kind."""
 
     rank: int | None = None
@@ -390,8 +387,7 @@ def no_params(ctx: Ctx) -> ParamCount:
     return ParamCount()
 
 
-@dataclass(frozen=True)
-class LayerSpec:
+class LayerSpec(Record):
     """One catalogued layer kind.
 
     ``params`` are in positional order. ``inputs`` is (min, max) arity, max None for any.
@@ -405,7 +401,7 @@ class LayerSpec:
     infer: ShapeRule
     count: CountRule = no_params
     inputs: tuple[int, int | None] = (1, 1)
-    input_spec: InputSpec = field(default_factory=InputSpec)
+    input_spec: InputSpec = InputSpec()
     wrapper: bool = False
 
     def param(self, name: str) -> Param | None:
