@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
+import threading
 from functools import lru_cache
 
 from lark import Lark, Token, Transformer, v_args
@@ -89,9 +91,47 @@ def _grammar_text() -> str:
         return handle.read()
 
 
+class _CommentSink:
+    """The lexer's callback for COMMENT tokens, which the grammar ignores: the parser keeps
+    them here, so comments cost no second pass over the text."""
+
+    def __init__(self) -> None:
+        self.tokens: list[Token] = []
+
+    def __call__(self, token: Token) -> Token:
+        self.tokens.append(token)
+        return token
+
+
+_COMMENTS = _CommentSink()
+_PARSE_LOCK = threading.Lock()  # one parse at a time uses _COMMENTS
+
+
+def cache_dir() -> str | None:
+    """A private per-user directory for the parser cache, or None where there is none.
+
+    The cache is a pickle, and loading a pickle runs code: it must not live where another
+    user could plant one (a shared temporary directory). The directory is created with
+    mode 0700 and used only if it is a real directory owned by this user that nobody else
+    can write to.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "archdsl")
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        info = os.lstat(path)
+    except OSError:
+        return None
+    owner_ok = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    if not stat.S_ISDIR(info.st_mode) or not owner_ok or info.st_mode & 0o022 or not os.access(path, os.W_OK):
+        return None
+    return path
+
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
-    """The LALR parser, cached on disk: building it from the grammar costs ~100 ms.
+    """The LALR parser, cached on disk (see :func:`cache_dir`): building it from the
+    grammar costs ~100 ms, loading it ~5 ms.
 
     The lexer is Lark's basic one, which sees no parser state: keywords and dtype names are
     reserved everywhere, and `modelM` is always one name. (The contextual lexer let `output`
@@ -101,12 +141,20 @@ def parser() -> Lark:
     text = _grammar_text()
     import lark
 
-    key = hashlib.sha256((text + lark.__version__).encode()).hexdigest()[:16]
-    import tempfile  # lark imports it anyway
-
-    user = os.getuid() if hasattr(os, "getuid") else 0
-    cache = os.path.join(tempfile.gettempdir(), f"archdsl-{key}-{user}.lark")
-    return Lark(text, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True, cache=cache)
+    directory = cache_dir()
+    cache: str | bool = False
+    if directory is not None:
+        key = hashlib.sha256((text + lark.__version__).encode()).hexdigest()[:16]
+        cache = os.path.join(directory, f"parser-{key}.lark")
+    return Lark(
+        text,
+        parser="lalr",
+        lexer="basic",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        lexer_callbacks={"COMMENT": _COMMENTS},
+        cache=cache,
+    )
 
 
 def _describe_token(token: Token) -> str:
@@ -468,13 +516,16 @@ def parse(text: str, file: str = "<input>") -> t.Module:
     depth = _nesting_depth(text)
     if depth > MAX_NESTING:
         raise error(f"brackets nested {depth} deep; the limit is {MAX_NESTING}", Location(file, 1, 1), code="limit")
-    comments: list[t.Comment] = []
-    try:
-        lark_tree = parser().parse(text)
-    except UnexpectedInput as exc:
-        raise _syntax_error(exc, text, file) from None
-    for token in _comment_tokens(text):
-        comments.append(t.Comment(token[2], loc=Location(file, token[0], token[1], token[0], token[1] + len(token[2]))))
+    lark = parser()
+    with _PARSE_LOCK:
+        _COMMENTS.tokens = []
+        try:
+            lark_tree = lark.parse(text)
+        except UnexpectedInput as exc:
+            raise _syntax_error(exc, text, file) from None
+        comments = [
+            t.Comment(str(c), loc=Location(file, c.line, c.column, c.line, c.column + len(c))) for c in _COMMENTS.tokens
+        ]
     try:
         items = _Builder(file).transform(lark_tree)
     except VisitError as exc:
@@ -482,15 +533,3 @@ def parse(text: str, file: str = "<input>") -> t.Module:
             raise exc.orig_exc from None
         raise
     return t.Module(file, tuple(items), tuple(comments), loc=Location(file, 1, 1))
-
-
-def _comment_tokens(text: str) -> list[tuple[int, int, str]]:
-    """(line, column, text) of every comment, found with the grammar's own lexer."""
-    out = []
-    lark = parser()
-    if "#" not in text:
-        return out
-    for token in lark.lex(text, dont_ignore=True):
-        if token.type == "COMMENT":
-            out.append((token.line, token.column, str(token)))
-    return out

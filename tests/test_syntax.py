@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+
 import pytest
 
+from archdsl import syntax
 from archdsl import tree as t
 from archdsl.diagnostics import ArchError
 from archdsl.syntax import parse
@@ -201,3 +206,63 @@ def test_dtype_names_still_type_inputs_and_keyword_prefixes_are_names() -> None:
     first, second, _ = module.definitions[0].body
     assert isinstance(first, t.InputStmt) and first.dtype == "int32"
     assert isinstance(second, t.Assign) and second.targets == ("modelx",)
+
+
+def test_comments_come_from_the_parse_itself() -> None:
+    module = parse('model M {\n  s = "# not a comment"  # one\n# two\n  output s\n}\n', "m.arch")
+    assert [(c.text, c.loc.line, c.loc.column, c.loc.end_column) for c in module.comments] == [
+        ("# one", 2, 26, 31),
+        ("# two", 3, 1, 6),
+    ]
+    again = parse("model M { input x: (1,) output x }", "n.arch")
+    assert again.comments == ()  # nothing left over from the previous parse
+    with pytest.raises(ArchError):
+        parse("# before the error\nmodel M {", "e.arch")
+    assert parse("model N { input x: (1,) output x }  # after", "o.arch").comments[0].text == "# after"
+
+
+# --- the parser cache ----------------------------------------------------------------------
+
+
+def test_the_parser_cache_is_a_private_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = syntax.cache_dir()
+    assert path == str(tmp_path / "archdsl")
+    assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0
+
+
+@pytest.mark.parametrize("kind", ["world-writable", "symlink", "file", "unwritable parent"])
+def test_an_unsafe_cache_directory_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    target = tmp_path / "archdsl"
+    if kind == "world-writable":
+        target.mkdir()
+        target.chmod(0o777)
+    elif kind == "symlink":
+        (tmp_path / "elsewhere").mkdir(mode=0o700)
+        target.symlink_to(tmp_path / "elsewhere")
+    elif kind == "file":
+        target.write_text("not a directory")
+    else:
+        if os.getuid() == 0:
+            monkeypatch.setattr(os, "makedirs", _refuse)  # root may write anywhere
+        else:
+            tmp_path.chmod(0o500)
+    try:
+        assert syntax.cache_dir() is None
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def _refuse(*args: object, **kwargs: object) -> None:
+    raise PermissionError("read-only")
+
+
+def test_parsing_works_without_a_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(syntax, "cache_dir", lambda: None)
+    syntax.parser.cache_clear()
+    try:
+        module = parse("model M { input x: (1,) output x }  # c", "m.arch")
+        assert module.comments[0].text == "# c"
+    finally:
+        syntax.parser.cache_clear()
