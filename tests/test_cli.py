@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,39 @@ def test_io_errors_exit_2(tmp_path: Path) -> None:
     assert empty_dir.returncode == 2 and "no .arch files" in empty_dir.stderr
     usage = archdsl("check", "--format", "xml", "specs")
     assert usage.returncode == 2
+    mixed = archdsl("check", str(tmp_path / "nope.arch"), "specs/mlp.arch")
+    assert mixed.returncode == 2
+    assert mixed.stdout.splitlines()[-1] == "checked 1 file: 0 errors, 0 warnings; 1 could not be read"
+
+
+def test_the_fast_exit_flushes_everything(tmp_path: Path) -> None:
+    """run() ends the process with os._exit after flushing: long output must arrive whole,
+    and a reader that stops early (| head) gets no traceback and no 'Exception ignored'."""
+    spec = tmp_path / "long.arch"
+    spec.write_text(
+        "model M {\n  input x: (4,)\n  h = x\n  for i in range(3000) { h = h -> Dense(4) }\n  output h\n}\n"
+    )
+    whole = archdsl("summary", str(spec))
+    assert whole.returncode == 0 and whole.stderr == ""
+    assert whole.stdout.count("Dense") == 3000 and whole.stdout.rstrip().splitlines()[-2].startswith("Non-trainable")
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(300):
+        (many / f"m{i:03}.arch").write_text(f"model M{i} {{ input x: (4,) output x -> Dense(2) }}\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout must be buffered here
+    checked = subprocess.run(
+        [sys.executable, "-m", "archdsl", "check", str(many)], cwd=ROOT, capture_output=True, text=True, env=env
+    )
+    lines = checked.stdout.splitlines()
+    assert checked.returncode == 0 and len(lines) == 301 and lines[-1] == "checked 300 files: 0 errors, 0 warnings"
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "archdsl", "summary", str(spec)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert reader.stdout is not None and reader.stdout.readline().startswith(b"Model:")
+    reader.stdout.close()  # like `| head -1`
+    _, stderr = reader.communicate(timeout=120)
+    assert b"Traceback" not in stderr and b"Exception ignored" not in stderr
+    assert reader.returncode in (0, 1)
 
 
 def test_summary_table_matches_the_ir() -> None:
@@ -110,17 +144,15 @@ def test_summary_reports_pytorch_differences_and_unknown_model() -> None:
 
 def test_check_and_summary_never_import_frameworks_or_jinja() -> None:
     code = (
-        "import sys, runpy\n"
-        "sys.argv = ['archdsl', 'check', '-q', 'specs/']\n"
-        "try:\n"
-        "    runpy.run_module('archdsl', run_name='__main__')\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "sys.argv = ['archdsl', 'summary', 'specs/resnet.arch']\n"
-        "try:\n"
-        "    runpy.run_module('archdsl', run_name='__main__')\n"
-        "except SystemExit:\n"
-        "    pass\n"
+        "import sys\n"
+        "from archdsl.cli import main\n"  # the commands themselves: run() would end the process
+        "for argv in (['check', '-q', 'specs/'], ['summary', 'specs/resnet.arch']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+    )
+    code += (
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'torch', 'jinja2', 'numpy'))\n"
         "print('HEAVY', heavy)\n"
     )
