@@ -79,10 +79,15 @@ class Reporter:
         self.diagnostics: list[Diagnostic] = []
         self.sources: dict[str, str] = {}
         self._seen: set[tuple] = set()
+        # Every error reported, shown or not: a stage compares it before and after a
+        # construct to know whether that construct failed (a repeat is not shown again).
+        self.error_count = 0
 
     def add(self, diagnostic: Diagnostic) -> None:
         """Record a diagnostic once per place: a loop or a block used many times reports
         each problem at its first occurrence, with that occurrence's notes."""
+        if diagnostic.severity is Severity.ERROR:
+            self.error_count += 1
         key = (diagnostic.severity, diagnostic.message, diagnostic.location, diagnostic.code)
         if key in self._seen or len(self.diagnostics) >= MAX_DIAGNOSTICS:
             return

@@ -252,9 +252,9 @@ class Model(IRRecord):
     @property
     def layers(self) -> tuple[Layer, ...]:
         """Distinct layer instances in first-use order (a shared layer appears once)."""
-        seen: dict[str, Layer] = {}
+        seen: dict[int, Layer] = {}  # a shared layer is one object at every node that applies it
         for node in self.nodes:
-            seen.setdefault(node.layer.qualified_name, node.layer)
+            seen.setdefault(id(node.layer), node.layer)
         return tuple(seen.values())
 
     @property

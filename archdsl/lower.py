@@ -335,7 +335,7 @@ class Elaborator:
             raise error(f"blocks and models nested more than {MAX_CALL_DEPTH} deep", call_loc, code="limit")
         saved = (self.graph, self.namespace)
         self.active.append(("model", definition.name))
-        errors_before = len(self.reporter.errors)
+        errors_before = self.reporter.error_count
         try:
             self.graph = _Graph(definition.name)
             self.namespace = ns
@@ -360,7 +360,7 @@ class Elaborator:
                     code="model",
                     hint="end the model with: output x",
                 )
-            if len(self.reporter.errors) > errors_before or not graph.inputs or graph.outputs is None:
+            if self.reporter.error_count > errors_before or not graph.inputs or graph.outputs is None:
                 model = None
             else:
                 model = Model(
@@ -1288,7 +1288,7 @@ class Elaborator:
         args, options = self._model_call_args(call)
         self.trace += (Frame("model", call.name, call.location),)
         try:
-            errors_before = len(self.reporter.errors)
+            errors_before = self.reporter.error_count
             saved_trace = self.trace
             self.trace = ()
             try:
@@ -1296,7 +1296,7 @@ class Elaborator:
             finally:
                 self.trace = saved_trace
             if model is None:
-                if len(self.reporter.errors) == errors_before:
+                if self.reporter.error_count == errors_before:
                     raise error(f"model '{call.name}' has errors", call.location, code="model")
                 raise _Abort()
         finally:
@@ -1424,7 +1424,7 @@ class Elaborator:
                 self.target,
             )
         )
-        errors_before = len(self.reporter.errors)
+        errors_before = self.reporter.error_count
         try:
             self._run_body(definition.body, scope, inputs, returns)
             self._report_unused(scope)
@@ -1436,7 +1436,7 @@ class Elaborator:
             self.trace = self.trace[:-1]
             self.active.pop()
             self.namespace = saved_ns
-        if len(self.reporter.errors) > errors_before:
+        if self.reporter.error_count > errors_before:
             raise _Abort()
         if not returns:
             raise error(

@@ -168,3 +168,15 @@ def test_a_warning_in_a_long_loop_is_reported_once() -> None:
     (warning,) = result.reporter.warnings
     assert warning.message.startswith("Dense: softmax over an axis of size 1")
     assert [note.message for note in warning.notes] == ["in the loop iteration with i=0"]
+
+
+def test_an_error_repeated_in_a_second_block_call_causes_no_cascade() -> None:
+    """The second call's error is the first one again, so it is not shown twice; the call
+    must still count as failed, not go on to 'returns nothing'."""
+    source = (
+        "block bad(u) { input x return x -> Conv2D(u, 3) }\n"
+        "model M { input x: (4,) a = x -> bad(2) b = x -> bad(2) output (a, b) -> Add() }\n"
+    )
+    result = check_source(source)
+    assert [d.message.split(" expects")[0] for d in result.reporter.errors] == ["Conv2D"]
+    assert result.reporter.error_count == 2
