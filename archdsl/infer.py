@@ -46,22 +46,15 @@ def _arg_location(call: CallValue, arg: str | None) -> Location | None:
     return None
 
 
-def _key(call: CallValue, inputs: Sequence[TensorType]) -> Any:
-    try:
-        key = (call, tuple(inputs))
-        hash(key)
-        return key
-    except TypeError:
-        return None
-
-
 def infer_layer(call: CallValue, inputs: Sequence[TensorType]) -> Applied:
     """Bind ``call`` against the catalogue and infer its outputs for ``inputs``."""
-    key = _key(call, inputs)
-    if key is not None:
+    key: Any = (call, tuple(inputs))
+    try:
         hit = _MEMO.get(key)
-        if hit is not None:
-            return hit
+    except TypeError:  # an argument value that cannot be hashed (a list): not memoised
+        key = hit = None
+    if hit is not None:
+        return hit
     try:
         applied = apply_call(call, inputs)
     except BindError as exc:

@@ -94,6 +94,8 @@ class _RecordMeta(type):
             else:
                 defaults.pop(field, None)  # redeclared without a default: now required
         namespace["__slots__"] = tuple(f for f in own if f not in inherited)
+        if not bases:  # Record itself: where a record keeps its hash once computed
+            namespace["__slots__"] = ("_hash",)
         cls = super().__new__(mcls, name, bases, namespace, **kwargs)
         fields = tuple({**inherited, **dict.fromkeys(own)})
         cls._fields = fields
@@ -137,7 +139,13 @@ class Record(metaclass=_RecordMeta):
         return self._key(self) == self._key(other)
 
     def __hash__(self) -> int:
-        return hash((self.__class__.__name__, self._key(self)))
+        # Records are hashed over and over as memo keys; frozen, they can keep the value.
+        try:
+            return self._hash
+        except AttributeError:
+            value = hash((self.__class__.__name__, self._key(self)))
+            _set_hash(self, value)
+            return value
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._compared)
@@ -147,3 +155,6 @@ class Record(metaclass=_RecordMeta):
         """Copy and pickle through the constructor (slots of a frozen class cannot be set
         the default way)."""
         return (_rebuild, (type(self), tuple(getattr(self, name) for name in self._fields)))
+
+
+_set_hash = Record._hash.__set__  # type: ignore[attr-defined]
