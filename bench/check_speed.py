@@ -266,8 +266,6 @@ def pick_model(stem: str, models: dict[str, tuple[int, int]]) -> str | None:
 
 
 def bench_specs(args: argparse.Namespace, report: dict) -> list[dict]:
-    from keras_reference import BUILDERS
-
     specs = sorted(SPECS.glob("*.arch"))
     keras_script = BENCH / "keras_reference.py"
     results: list[dict] = []
@@ -282,7 +280,8 @@ def bench_specs(args: argparse.Namespace, report: dict) -> list[dict]:
         entry["model"] = model
         entry["in_process_s"] = inproc.seconds
         if model is not None:
-            entry["layers"], entry["archdsl_params"] = inproc.models[model]
+            entry["layers"] = inproc.models[model][0]
+        entry["archdsl_params"] = {name: params for name, (_, params) in inproc.models.items()}
         if not inproc.ok:
             entry["check_errors"] = inproc.errors
         timing = time_command(archdsl_check_argv(spec), args.repeats, args.timeout)
@@ -295,9 +294,6 @@ def bench_specs(args: argparse.Namespace, report: dict) -> list[dict]:
         else:
             entry["check_failure"] = timing.failure()
         if args.no_keras:
-            continue
-        if stem not in BUILDERS:
-            entry["keras_failure"] = "no builder in bench/keras_reference.py"
             continue
         argv = [sys.executable, str(keras_script), stem]
         progress(f"[specs] {spec.name}: keras build x{args.keras_repeats} ...")
@@ -318,8 +314,7 @@ def bench_specs(args: argparse.Namespace, report: dict) -> list[dict]:
         report["meta"]["keras_backend"] = infos[0]["backend"]
         if timing.ok:
             entry["ratio"] = ktiming.median / timing.median
-        if "archdsl_params" in entry:
-            entry["params_match"] = entry["keras_params"] == entry["archdsl_params"]
+        entry["params_match"] = entry["keras_params"] == entry["archdsl_params"]
     return results
 
 
@@ -364,24 +359,31 @@ def print_specs(results: list[dict], args: argparse.Namespace, bare_s: float | N
         )
     print(table(rows, right=set(range(1, 11))))
     print()
-    print("     parameter counts (Keras count_params vs archdsl param_count.total):")
+    print("     parameter counts, every model of every spec (Keras count_params vs archdsl param_count.total):")
     if args.no_keras:
         print("     (Keras not run: --no-keras)")
     for e in results:
-        name = f"{e['spec']} ({e.get('model') or '?'})"
         if "check_errors" in e:
-            print(f"     {name}: archdsl check FAILED: " + "; ".join(e["check_errors"][:3]))
+            print(f"     {e['spec']}: archdsl check FAILED: " + "; ".join(e["check_errors"][:3]))
         if "check_failure" in e:
-            print(f"     {name}: `archdsl check` subprocess FAILED: {e['check_failure']}")
+            print(f"     {e['spec']}: `archdsl check` subprocess FAILED: {e['check_failure']}")
         if "keras_failure" in e:
-            print(f"     {name}: keras: {e['keras_failure']}")
-        if "params_match" in e:
-            if e["params_match"]:
-                print(f"     {name}: match, {e['archdsl_params']:,} params")
+            print(f"     {e['spec']}: keras: {e['keras_failure']}")
+        if "params_match" not in e:
+            continue
+        ours, theirs = e["archdsl_params"], e["keras_params"]
+        for model in list(ours) + [m for m in theirs if m not in ours]:
+            name = f"{e['spec']} {model}"
+            if model not in theirs:
+                print(f"     {name}: no Keras reference in tests/keras_references.py")
+            elif model not in ours:
+                print(f"     {name}: a Keras reference, but no such model in the spec")
+            elif ours[model] == theirs[model]:
+                print(f"     {name}: match, {ours[model]:,} params")
             else:
                 print(
-                    f"     {name}: MISMATCH: keras {e['keras_params']:,} != archdsl {e['archdsl_params']:,}"
-                    f" (difference {e['keras_params'] - e['archdsl_params']:+,})"
+                    f"     {name}: MISMATCH: keras {theirs[model]:,} != archdsl {ours[model]:,}"
+                    f" (difference {theirs[model] - ours[model]:+,})"
                 )
     print()
 
