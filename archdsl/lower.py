@@ -781,8 +781,7 @@ class Elaborator:
         )
 
     def eval(self, expr: t.Expr, scope: Scope) -> Any:
-        method = getattr(self, "_eval_" + type(expr).__name__)
-        return method(expr, scope)
+        return _EVALUATORS[type(expr)](self, expr, scope)
 
     def _eval_Literal(self, expr: t.Literal, scope: Scope) -> Any:
         return expr.value
@@ -1459,6 +1458,13 @@ class Elaborator:
             return self._expand_block(inner, inputs, loc)
         finally:
             self.td_depth -= 1
+
+
+# Expression kind -> its Elaborator._eval_<Kind> method: one dict lookup per evaluation.
+_EVALUATORS: dict[type, Callable[[Elaborator, Any, Scope], Any]] = {
+    kind: getattr(Elaborator, "_eval_" + kind.__name__)
+    for kind in (t.Literal, t.Name, t.TupleExpr, t.ListExpr, t.UnaryOp, t.BinOp, t.Attribute, t.Index, t.Call, t.Chain)
+}
 
 
 def _inner_layer(applied: Any) -> Layer | None:

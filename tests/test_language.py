@@ -328,3 +328,15 @@ def test_evaluation_errors() -> None:
     for src, expected in cases.items():
         found = messages(check(src))
         assert any(expected in m for m in found), (src, found)
+
+
+def test_every_expression_kind_has_an_evaluator() -> None:
+    from archdsl import tree as t
+    from archdsl.lower import _EVALUATORS
+
+    kinds, pending = set(), [t.Expr]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            kinds.add(sub)
+            pending.append(sub)
+    assert kinds == set(_EVALUATORS)
