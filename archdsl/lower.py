@@ -141,8 +141,7 @@ class _Graph:
         self.path: list[str] = []
         self.blocks: list[BlockCall] = []
         self.block_stack: list[int] = []
-
-    iterations: int = 0
+        self.iterations = 0
 
     @property
     def layer_names(self) -> dict[str, Location | None]:

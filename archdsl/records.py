@@ -15,7 +15,8 @@ methods written once, here:
   reported by Python itself, as for any function;
 - instances are frozen: assigning or deleting an attribute raises :class:`FrozenError`;
 - equality, hashing and ``repr`` use every field except those named in ``_uncompared``
-  (source positions, so that two trees read from different layouts compare equal);
+  (source positions, so that two trees read from different layouts compare equal); a
+  record keeps its hash once computed, as records are memo keys in layer inference;
 - fields are ``__slots__``: a 100k-layer graph holds a few hundred thousand records, and
   slots take less than half the memory of a per-instance ``__dict__``.
 """
