@@ -485,6 +485,36 @@ def test_no_warning_otherwise(name, shape, args, kwargs):
     assert layer(name, shape, args=args, **kwargs).warnings == ()
 
 
+def _transpose_grid():
+    for kernel in (1, 2, 3, 4):
+        for stride in (1, 2, 3):
+            for dilation in (1, 2, 3) if stride == 1 else (1,):
+                for output_padding in (None, *range(stride)):
+                    yield "Conv1DTranspose", (6, 2), kernel, stride, dilation, output_padding
+    for kernel, output_padding in [((2, 3), (0, 1)), ((2, 3), (1, 0)), ((3, 2), (0, 1)), ((3, 2), (1, 0))]:
+        yield "Conv2DTranspose", (5, 5, 2), kernel, 2, 1, output_padding
+    yield "Conv3DTranspose", (3, 3, 3, 2), 2, 2, 1, 0
+
+
+@pytest.mark.keras
+def test_transpose_warning_marks_exactly_what_tensorflow_cannot_run(keras):
+    """padding="same", output_padding 0 and an even dilated kernel: Keras builds the layer,
+    TensorFlow aborts when it runs. archdsl warns for exactly those layers."""
+    mismatches = []
+    for name, shape, kernel, stride, dilation, output_padding in _transpose_grid():
+        kwargs = {"strides": stride, "padding": "same", "dilation_rate": dilation, "output_padding": output_padding}
+        warned = bool(layer(name, shape, args=(3, kernel), **kwargs).warnings)
+        model = keras.Sequential([keras.Input(shape), getattr(keras.layers, name)(3, kernel, **kwargs)])
+        try:
+            model(np.zeros((1, *shape), "float32"))
+            fails = False
+        except Exception:  # noqa: BLE001 - TensorFlow raises AbortedError from inside the op
+            fails = True
+        if warned != fails:
+            mismatches.append((name, kernel, kwargs, "warned" if warned else "silent", "fails" if fails else "runs"))
+    assert mismatches == []
+
+
 def test_defaults_are_normalised():
     args = layer("Conv2D", (28, 28, 1), args=(4, 3)).args
     assert args["kernel_size"] == (3, 3)

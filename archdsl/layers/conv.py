@@ -182,6 +182,7 @@ def _transpose_shape(ctx: Ctx) -> TensorType:
         )
     _no_strided_dilation(ctx)
     _channels(ctx)
+    _warn_even_same_transpose(ctx)
     pads = output_padding if output_padding is not None else (None,) * len(strides)
     spatial = tuple(
         deconv_output_length(length, k, s, ctx["padding"], p, d)
@@ -190,6 +191,22 @@ def _transpose_shape(ctx: Ctx) -> TensorType:
         )
     )
     return _output(ctx, spatial, ctx["filters"])
+
+
+def _warn_even_same_transpose(ctx: Ctx) -> None:
+    """Keras builds padding="same" with output_padding 0 along an axis whose dilated kernel
+    (dilation * (kernel - 1) + 1) is even, but TensorFlow aborts when the layer runs (Keras
+    3.15, TensorFlow 2.21; tests/test_layers_b.py checks this against TensorFlow)."""
+    output_padding = ctx["output_padding"]
+    if ctx["padding"] != "same" or output_padding is None:
+        return
+    axes = zip(ctx["kernel_size"], ctx["dilation_rate"], output_padding, strict=True)
+    if any(p == 0 and (d * (k - 1) + 1) % 2 == 0 for k, d, p in axes):
+        ctx.warn(
+            f'{ctx.spec.name}: padding="same" with output_padding 0 and an even kernel size: Keras builds '
+            "this layer, but the TensorFlow backend fails when it runs",
+            hint="leave output_padding out (Keras then infers it), or use an odd kernel_size",
+        )
 
 
 def _transpose_count(ctx: Ctx) -> ParamCount:
