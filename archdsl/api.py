@@ -66,7 +66,8 @@ def check_source(text: str, file: str = "<input>") -> Result:
         elaborator = Elaborator(reporter, read_source)
         program = elaborator.elaborate_file(module, reporter.sources)
     except ArchError as exc:
-        reporter.add(exc.diagnostic)
+        for diagnostic in exc.diagnostics:
+            reporter.add(diagnostic)
         return Result(file, None, reporter)
     except RecursionError:
         reporter.error("the spec nests too deeply to check", Location(file, 1, 1), code="limit")

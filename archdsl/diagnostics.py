@@ -55,11 +55,13 @@ class Diagnostic(Record):
 
 
 class ArchError(Exception):
-    """Raised to abort one construct; carries the diagnostic to report."""
+    """Raised to abort one construct; carries the diagnostic to report, and any more found
+    on the way (a file's later syntax errors)."""
 
-    def __init__(self, diagnostic: Diagnostic):
+    def __init__(self, diagnostic: Diagnostic, *more: Diagnostic):
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
+        self.diagnostics = (diagnostic, *more)
 
 
 def error(

@@ -250,7 +250,8 @@ class Elaborator:
             try:
                 module = parse(text, key)
             except ArchError as exc:
-                self.reporter.add(exc.diagnostic)
+                for diagnostic in exc.diagnostics:
+                    self.reporter.add(diagnostic)
                 return
             imported = self.load(module, importing)
         if item.alias:

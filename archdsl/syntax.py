@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import threading
 from functools import lru_cache
@@ -12,7 +13,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from archdsl import tree as t
-from archdsl.diagnostics import ArchError, Location, error
+from archdsl.diagnostics import ArchError, Diagnostic, Location, error
 from archdsl.resources import resource_dir
 
 # Friendly names for terminals, used in "expected ..." messages.
@@ -157,6 +158,56 @@ def parser() -> Lark:
     )
 
 
+MAX_SYNTAX_ERRORS = 10
+# A line that starts a top-level item: where parsing resumes after a syntax error. The
+# keywords are reserved, so such a line cannot be inside a body of valid code.
+_ITEM_START = re.compile(r"^(?:model|block|import)\b", re.MULTILINE)
+
+
+def _error_offset(exc: UnexpectedInput, text: str) -> int:
+    if isinstance(exc, UnexpectedCharacters):
+        return exc.pos_in_stream
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END" and exc.token.start_pos is not None:
+        return exc.token.start_pos
+    return len(text)
+
+
+def _at_end(exc: UnexpectedInput) -> bool:
+    return isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END")
+
+
+def _syntax_errors(lark: Lark, first: UnexpectedInput, text: str, file: str) -> list[Diagnostic]:
+    """The first syntax error, then one more for each later top-level item that has one.
+
+    After the first error, parsing resumes at the next line that starts a top-level item
+    (`model`, `block` or `import` in column 1); the text in between is skipped, so one
+    mistake is reported once, not as a cascade. From there each item is parsed on its own,
+    so finding the other errors costs at most one more pass over the file.
+    """
+    errors = [_syntax_error(first, text, file).diagnostic]
+    error_line = text.rfind("\n", 0, _error_offset(first, text)) + 1
+    item = _ITEM_START.search(text, max(error_line, 1))  # an item starting on the error's line counts
+    while item is not None and len(errors) < MAX_SYNTAX_ERRORS:
+        start = item.start()
+        item = _ITEM_START.search(text, start + 1)
+        padding = "\n" * text.count("\n", 0, start)  # keeps the file's line and column numbers
+        chunk = padding + text[start : item.start() if item else len(text)]
+        try:
+            lark.parse(chunk)
+            continue
+        except UnexpectedInput as exc:
+            problem = exc
+        if _at_end(problem) and item is not None:
+            # An unclosed item: report what the whole file shows, "unexpected 'model'" at the next one.
+            chunk = padding + text[start : item.end()]
+            try:
+                lark.parse(chunk)
+            except UnexpectedInput as exc:
+                problem = exc
+        errors.append(_syntax_error(problem, chunk, file).diagnostic)
+    return errors
+
+
 def _describe_token(token: Token) -> str:
     if token.type == "$END":
         return "the end of the file"
@@ -241,6 +292,8 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
     hint = None
     if token.type == "NAME" and token.value in ("def", "class", "lambda", "while", "let", "var", "const"):
         hint = "archdsl has model and block definitions, for loops and assignments: see the language reference"
+    elif token.value in ("model", "block", "import") and "RBRACE" in expected:
+        hint = f"'{token.value}' starts a new top-level item here: is a '}}' missing above?"
     elif token.value in KEYWORDS and "NAME" in expected:
         hint = f"'{token.value}' is a keyword and cannot be used as a name"
     elif token.type == "DTYPE" and "NAME" in expected:
@@ -522,7 +575,7 @@ def parse(text: str, file: str = "<input>") -> t.Module:
         try:
             lark_tree = lark.parse(text)
         except UnexpectedInput as exc:
-            raise _syntax_error(exc, text, file) from None
+            raise ArchError(*_syntax_errors(lark, exc, text, file)) from None
         comments = [
             t.Comment(str(c), loc=Location(file, c.line, c.column, c.line, c.column + len(c))) for c in _COMMENTS.tokens
         ]

@@ -266,3 +266,66 @@ def test_parsing_works_without_a_cache(monkeypatch: pytest.MonkeyPatch) -> None:
         assert module.comments[0].text == "# c"
     finally:
         syntax.parser.cache_clear()
+
+
+# --- several syntax errors in one run ------------------------------------------------------
+
+
+def _all_syntax_errors(src: str) -> list[tuple[int, str]]:
+    with pytest.raises(ArchError) as info:
+        parse(src, "m.arch")
+    return [(d.location.line, d.message) for d in info.value.diagnostics]
+
+
+def test_each_broken_definition_reports_its_own_error() -> None:
+    src = (
+        "model A {\n  input x: (4,)\n  output x -> Dense(2\n}\n"  # 1-4: a missing ')'
+        "model B {\n  input x: (4,)\n  output x\n}\n"  # 5-8: fine
+        "block c(n) {\n  input x\n  return x -> Dense(n);\n}\n"  # 9-12: a ';'
+        "model D {\n  input x: (4,)\n  output x\n"  # 13-15: never closed, at the end of the file
+    )
+    assert _all_syntax_errors(src) == [
+        (4, "unexpected '}', expected ')' or ','"),
+        (11, "unexpected character ';'"),
+        (
+            15,
+            "unexpected end of file, expected a statement (input, output, return, for, if, or name = ...), ',' or '}'",
+        ),
+    ]
+
+
+def test_an_unclosed_definition_is_one_error_at_the_next_one() -> None:
+    src = "model A {\n  input x: (4,)\n  output x\n\nmodel B {\n  input x: (4,)\n  output x -> Dense(2\n}\n"
+    errors = _all_syntax_errors(src)
+    assert [line for line, _ in errors] == [5, 8]
+    assert errors[0][1].startswith("unexpected 'model'")
+
+
+def test_syntax_errors_are_capped_and_parsing_them_is_linear(monkeypatch: pytest.MonkeyPatch) -> None:
+    src = "".join(f"model M{i} {{\n  input x: (4,);\n  output x\n}}\n" for i in range(500))
+    lark = syntax.parser()
+    parsed: list[int] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> object:
+            return getattr(lark, name)
+
+        def parse(self, text: str) -> object:
+            parsed.append(len(text.lstrip("\n")))  # the padding only keeps line numbers
+            return lark.parse(text)
+
+    monkeypatch.setattr(syntax, "parser", lambda: Counting())
+    errors = _all_syntax_errors(src)
+    assert len(errors) == syntax.MAX_SYNTAX_ERRORS
+    assert sum(parsed) <= 2 * len(src)
+
+
+def test_an_imported_file_reports_all_its_syntax_errors(tmp_path: Path) -> None:
+    (tmp_path / "lib.arch").write_text(
+        "block a(n) {\n  input x\n  return x -> Dense(n;\n}\nblock b {\n  input x return x;\n}\n"
+    )
+    (tmp_path / "main.arch").write_text('import "lib.arch"\nmodel M {\n  input x: (4,)\n  output x\n}\n')
+    from archdsl.api import check_file
+
+    errors = [(d.location.file, d.location.line) for d in check_file(tmp_path / "main.arch").reporter.errors]
+    assert errors == [(str(tmp_path / "lib.arch"), 3), (str(tmp_path / "lib.arch"), 6)]
