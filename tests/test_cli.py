@@ -158,6 +158,14 @@ def test_check_and_summary_never_import_frameworks_or_jinja() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+    # The real entry point too, which ends with os._exit: -X importtime lists every import.
+    for argv in (["check", "-q", "specs/"], ["summary", "specs/resnet.arch"]):
+        traced = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "archdsl", *argv], cwd=ROOT, capture_output=True, text=True
+        )
+        imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in traced.stderr.splitlines()}
+        assert traced.returncode == 0 and "archdsl" in imported and "lark" in imported
+        assert imported.isdisjoint({"tensorflow", "keras", "torch", "jinja2", "numpy"})
 
 
 def test_summary_names_layers_inside_blocks_by_instance() -> None:
