@@ -148,12 +148,12 @@ class _Graph:
         return self.scopes[-1]
 
     def unique_name(self, base: str) -> str:
-        counts = self.counts[-1]
+        counts, taken = self.counts[-1], self.scopes[-1]
         n = counts.get(base, 0)
         while True:
             candidate = base if n == 0 else f"{base}_{n}"
             n += 1
-            if candidate not in self.layer_names:
+            if candidate not in taken:
                 counts[base] = n
                 return candidate
 
@@ -320,7 +320,7 @@ class Elaborator:
         call_loc: Location | None,
     ) -> Model | None:
         """Elaborate a model for given arguments (cached); None when it has errors."""
-        values = self._bind_params(definition, args, call_loc, ns)
+        values, scope = self._bind_params(definition, args, call_loc, ns)
         key = (definition.loc.file, definition.name, tuple(sorted((k, _hashable(v)) for k, v in values.items())))
         if key in self.model_cache:
             return self.model_cache[key]
@@ -339,9 +339,6 @@ class Elaborator:
         try:
             self.graph = _Graph(definition.name)
             self.namespace = ns
-            scope = Scope(definition.name)
-            for p in definition.params:
-                scope.bindings[p.name] = Binding(values[p.name], p.loc, "param", used=True)
             self._run_body(definition.body, scope)
             self._report_unused(scope)
             graph = self.graph
@@ -363,6 +360,7 @@ class Elaborator:
             if self.reporter.error_count > errors_before or not graph.inputs or graph.outputs is None:
                 model = None
             else:
+                assert None not in graph.blocks, "a block call without its record, yet no error"
                 model = Model(
                     definition.name,
                     tuple(ModelParam(p.name, values[p.name], p.default is not None, p.loc) for p in definition.params),
@@ -387,16 +385,10 @@ class Elaborator:
         args: list[tuple[str | None, Any, Location | None]],
         call_loc: Location | None,
         ns: Namespace,
-    ) -> dict[str, Any]:
-        """Match call arguments to a model's or block's parameters; evaluate defaults."""
-        names = [p.name for p in definition.params]
-        seen: set[str] = set()
-        for p in definition.params:
-            if p.name in seen:
-                raise error(
-                    f"duplicate parameter '{p.name}' in {definition.kind} '{definition.name}'", p.loc, code="duplicate"
-                )
-            seen.add(p.name)
+    ) -> tuple[dict[str, Any], Scope]:
+        """Match call arguments to a model's or block's parameters and evaluate defaults;
+        returns the values and a scope with the parameters bound."""
+        names = _param_names(definition)
         values: dict[str, Any] = {}
         positional_done = False
         for index, (name, value, loc) in enumerate(args):
@@ -450,7 +442,7 @@ class Elaborator:
             finally:
                 self.namespace = saved
             scope.bindings[p.name] = Binding(values[p.name], p.loc, "param", used=True)
-        return {p.name: values[p.name] for p in definition.params}
+        return {p.name: values[p.name] for p in definition.params}, scope
 
     # --- statements ----------------------------------------------------------------------
 
@@ -1387,10 +1379,7 @@ class Elaborator:
             (k, v, (call.arg_locs[n + j][1] if call.arg_locs else call.location))
             for j, (k, v) in enumerate(call.kwargs)
         ]
-        values = self._bind_params(definition, args, call.location, ns)
-        scope = Scope(definition.name)
-        for p in definition.params:
-            scope.bindings[p.name] = Binding(values[p.name], p.loc, "param", used=True)
+        values, scope = self._bind_params(definition, args, call.location, ns)
         returns: list[Any] = []
         graph = self.graph
         assert graph is not None
@@ -1407,22 +1396,8 @@ class Elaborator:
         path = tuple(graph.path)
         graph.path.append(instance)
         graph.block_stack.append(block_id)
-        graph.blocks.append(
-            BlockCall(
-                block_id,
-                call.name,
-                instance,
-                path,
-                values,
-                tuple(inputs),
-                (),
-                parent,
-                self.td_depth > 0,
-                call.location,
-                self.step,
-                self.target,
-            )
-        )
+        graph.blocks.append(None)  # the record is made once the block has run; errors discard the model
+        time_distributed, site, target = self.td_depth > 0, self.step, self.target  # as at the call
         errors_before = self.reporter.error_count
         try:
             self._run_body(definition.body, scope, inputs, returns)
@@ -1442,10 +1417,9 @@ class Elaborator:
                 f"block '{call.name}' returns nothing", call.location, code="block", hint="end the block with: return x"
             )
         values_out = returns[:-1]
-        r = graph.blocks[block_id]
         graph.blocks[block_id] = BlockCall(
-            r.id, r.block, r.name, r.path, r.arguments, r.inputs, tuple(v.id for v in values_out), r.parent,
-            r.time_distributed, r.location, r.site, r.var,
+            block_id, call.name, instance, path, values, tuple(inputs), tuple(v.id for v in values_out), parent,
+            time_distributed, call.location, site, target,
         )  # fmt: skip
         return values_out[0] if len(values_out) == 1 else tuple(values_out)
 
@@ -1502,6 +1476,24 @@ def _frame_text(frame: Frame) -> str:
 
 
 _INPUTS: dict[int, tuple[t.Definition, list[t.InputStmt]]] = {}
+_PARAMS: dict[int, tuple[t.Definition, list[str]]] = {}
+
+
+def _param_names(definition: t.Definition) -> list[str]:
+    """A definition's parameter names, checked once for duplicates (blocks in loops are
+    bound many times)."""
+    cached = _PARAMS.get(id(definition))
+    if cached is not None and cached[0] is definition:
+        return cached[1]
+    names: list[str] = []
+    for p in definition.params:
+        if p.name in names:
+            raise error(
+                f"duplicate parameter '{p.name}' in {definition.kind} '{definition.name}'", p.loc, code="duplicate"
+            )
+        names.append(p.name)
+    _PARAMS[id(definition)] = (definition, names)
+    return names
 
 
 def _inputs_of(definition: t.Definition) -> list[t.InputStmt]:
