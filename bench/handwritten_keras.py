@@ -5,8 +5,9 @@ Each model is what a Keras user would write for the spec with its default parame
 ``keras.Sequential`` for plain chains, the functional API where the graph branches (the
 ResNet's skip connections), and a per-frame ``Sequential`` CNN wrapped in one
 ``TimeDistributed`` for the CNN+RNN hybrid. Shapes are channels-last, as in the specs.
-(bench/keras_reference.py holds builders for the same specs; those time *building* a
-model for check_speed.py, these are the forward-pass baseline and cover more specs.)
+(tests/keras_references.py holds reference models for every spec, which test_specs.py
+checks counts against and check_speed.py times *building*; these are the forward-pass
+baseline, written as idiomatic Keras, e.g. one TimeDistributed around a per-frame CNN.)
 
 ``MODELS`` maps a spec file's stem to a :class:`Reference`: the spec's model name, a
 builder, and the per-example input shapes (no batch axis). When a spec changes, change its
