@@ -183,6 +183,10 @@ class Elaborator:
         self.target: str | None = None  # the name the statement being run binds (recorded on nodes)
         self.unknown_dim_size: int | None = None  # set by self-test generators: None/named dims -> this size
         self.node_budget = [0]
+        # Per definition (by identity), for blocks expanded many times: parameter names
+        # (checked for duplicates once) and input statements.
+        self._param_names: dict[int, list[str]] = {}
+        self._block_inputs: dict[int, list[t.InputStmt]] = {}
 
     # --- files and imports -------------------------------------------------------------
 
@@ -388,7 +392,18 @@ class Elaborator:
     ) -> tuple[dict[str, Any], Scope]:
         """Match call arguments to a model's or block's parameters and evaluate defaults;
         returns the values and a scope with the parameters bound."""
-        names = _param_names(definition)
+        names = self._param_names.get(id(definition))
+        if names is None:
+            names = []
+            for p in definition.params:
+                if p.name in names:
+                    raise error(
+                        f"duplicate parameter '{p.name}' in {definition.kind} '{definition.name}'",
+                        p.loc,
+                        code="duplicate",
+                    )
+                names.append(p.name)
+            self._param_names[id(definition)] = names
         values: dict[str, Any] = {}
         positional_done = False
         for index, (name, value, loc) in enumerate(args):
@@ -1362,7 +1377,10 @@ class Elaborator:
             )
         if len(self.active) >= MAX_CALL_DEPTH:
             raise error(f"blocks and models nested more than {MAX_CALL_DEPTH} deep", call.location, code="limit")
-        declared_inputs = _inputs_of(definition)
+        declared_inputs = self._block_inputs.get(id(definition))
+        if declared_inputs is None:
+            declared_inputs = [s for s in definition.body if isinstance(s, t.InputStmt)]
+            self._block_inputs[id(definition)] = declared_inputs
         if len(declared_inputs) != len(inputs):
             raise error(
                 f"block '{call.name}' takes {len(declared_inputs)} input{'s' if len(declared_inputs) != 1 else ''}, got {len(inputs)}",
@@ -1473,35 +1491,6 @@ def _frame_text(frame: Frame) -> str:
     if frame.kind == "model":
         return f"in model '{frame.name}', used here"
     return f"in the loop iteration with {frame.detail}"
-
-
-_INPUTS: dict[int, tuple[t.Definition, list[t.InputStmt]]] = {}
-_PARAMS: dict[int, tuple[t.Definition, list[str]]] = {}
-
-
-def _param_names(definition: t.Definition) -> list[str]:
-    """A definition's parameter names, checked once for duplicates (blocks in loops are
-    bound many times)."""
-    cached = _PARAMS.get(id(definition))
-    if cached is not None and cached[0] is definition:
-        return cached[1]
-    names: list[str] = []
-    for p in definition.params:
-        if p.name in names:
-            raise error(
-                f"duplicate parameter '{p.name}' in {definition.kind} '{definition.name}'", p.loc, code="duplicate"
-            )
-        names.append(p.name)
-    _PARAMS[id(definition)] = (definition, names)
-    return names
-
-
-def _inputs_of(definition: t.Definition) -> list[t.InputStmt]:
-    """A block's input statements, cached: a block in a loop is expanded many times."""
-    cached = _INPUTS.get(id(definition))
-    if cached is None or cached[0] is not definition:
-        cached = _INPUTS[id(definition)] = (definition, [s for s in definition.body if isinstance(s, t.InputStmt)])
-    return cached[1]
 
 
 def _walk(stmts: tuple[t.Stmt, ...]) -> Iterator[t.Stmt]:
