@@ -816,10 +816,11 @@ class Elaborator:
                 code="undefined",
                 hint=f'names of activations and initializers are strings: "{name}"',
             )
-        pool = list(scope.bindings) + list(BUILTINS) + list(REGULARIZERS)
+        # One pool, so the closest name wins: 'Flaten' is 'Flatten', not the builtin 'len'.
+        pool = [*scope.bindings, *BUILTINS, *REGULARIZERS, *CATALOGUE]
         if self.namespace:
             pool += list(self.namespace.definitions)
-        guess = did_you_mean(name, pool) or did_you_mean(name, CATALOGUE)
+        guess = did_you_mean(name, pool)
         hint = f"did you mean '{guess}'?" if guess else None
         what = "layer or name" if name[:1].isupper() else "name"
         return error(f"undefined {what} '{name}'", loc, code="undefined", hint=hint)
