@@ -13,7 +13,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from archdsl import tree as t
-from archdsl.diagnostics import ArchError, Diagnostic, Location, error
+from archdsl.diagnostics import ArchError, Diagnostic, Location, Note, error
 from archdsl.resources import resource_dir
 
 # Friendly names for terminals, used in "expected ..." messages.
@@ -249,7 +249,62 @@ def _friendly_expected(expected: set[str], lark: Lark) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
 
 
+# Strings and comments are skipped when matching brackets; the patterns are the grammar's.
+_BRACKET_SCAN = re.compile(r"""("([^"\\\n]|\\.)*"|'([^'\\\n]|\\.)*'|#[^\n]*)|[()\[\]{}]""")
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+
+
+def _unclosed_bracket(text: str, offset: int) -> tuple[str, int] | None:
+    """The innermost '(' or '[' still open at ``offset`` (the bracket and its offset), or
+    None when there is none or a '{' was opened after it."""
+    stack: list[tuple[str, int]] = []
+    for match in _BRACKET_SCAN.finditer(text, 0, offset):
+        if match.group(1):
+            continue
+        char = match.group()
+        if char in _CLOSERS:
+            if stack and stack[-1][0] == _CLOSERS[char]:
+                stack.pop()
+        else:
+            stack.append((char, match.start()))
+    if stack and stack[-1][0] in "([":
+        return stack[-1]
+    return None
+
+
+def _unclosed_note(text: str, offset: int, error_line: int, file: str) -> tuple[str, Note] | None:
+    """A hint and a note for an error that follows a '(' or '[' left open on an earlier
+    line: the usual cause of an error a line or more below the real mistake."""
+    found = _unclosed_bracket(text, offset)
+    if found is None:
+        return None
+    bracket, at = found
+    line = text.count("\n", 0, at) + 1
+    if line >= error_line:
+        return None
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    closer = ")" if bracket == "(" else "]"
+    note = Note(f"the '{bracket}' opened here is not closed", Location(file, line, column, line, column + 1))
+    return f"is a '{closer}' missing?", note
+
+
 def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
+    """One syntax error as a diagnostic, with a hint for the usual causes."""
+    built = _syntax_error_without_brackets(exc, text, file)
+    if isinstance(exc, UnexpectedCharacters):
+        return built
+    diagnostic = built.diagnostic
+    error_line = diagnostic.location.line if diagnostic.location else 0
+    unclosed = _unclosed_note(text, _error_offset(exc, text), error_line, file)
+    if unclosed is None:
+        return built
+    hint, note = unclosed
+    return ArchError(
+        Diagnostic(diagnostic.severity, diagnostic.message, diagnostic.location, diagnostic.code, hint, (note,))
+    )
+
+
+def _syntax_error_without_brackets(exc: UnexpectedInput, text: str, file: str) -> ArchError:
     lark = parser()
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""

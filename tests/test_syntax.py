@@ -329,3 +329,38 @@ def test_an_imported_file_reports_all_its_syntax_errors(tmp_path: Path) -> None:
 
     errors = [(d.location.file, d.location.line) for d in check_file(tmp_path / "main.arch").reporter.errors]
     assert errors == [(str(tmp_path / "lib.arch"), 3), (str(tmp_path / "lib.arch"), 6)]
+
+
+@pytest.mark.parametrize(
+    ("src", "opened_at", "hint"),
+    [
+        # the error is a line below the real mistake; the note points at the open bracket
+        ("model M {\n  input x: (3,\n  output x\n}\n", (2, 12), "is a ')' missing?"),
+        ("model M {\n  input x: (4,)\n  output x -> Dense(2\n}\n", (3, 20), "is a ')' missing?"),
+        ("model M {\n  input x: (4,)\n  y = [1, 2\n  output x\n}\n", (3, 7), "is a ']' missing?"),
+        # brackets inside strings and comments do not count
+        ('model M {\n  input x: (4,)  # (\n  s = ")" -> Dense(2, name="("\n  output x\n}\n', (3, 19), "')'"),
+    ],
+)
+def test_an_unclosed_bracket_on_an_earlier_line_is_named(src: str, opened_at: tuple[int, int], hint: str) -> None:
+    with pytest.raises(ArchError) as info:
+        parse(src, "m.arch")
+    diagnostic = info.value.diagnostic
+    assert diagnostic.hint is not None and hint in diagnostic.hint
+    (note,) = diagnostic.notes
+    assert "not closed" in note.message
+    assert note.location is not None and (note.location.line, note.location.column) == opened_at
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "model M {\n  input x: (4,)\n  output x -> Dense(2 3)\n}\n",  # same line: the ',' hint stays
+        "model M {\n  input x: (4,)\n  output x\n",  # an unclosed '{' only
+        "model M {\n  input x: (4,)\n  y = (x)\n  output x -> -> Dense(2)\n}\n",  # brackets all closed
+    ],
+)
+def test_no_bracket_note_where_no_bracket_is_open_on_an_earlier_line(src: str) -> None:
+    with pytest.raises(ArchError) as info:
+        parse(src, "m.arch")
+    assert info.value.diagnostic.notes == ()
