@@ -33,7 +33,7 @@ from archdsl.ir import (
     format_shape,
 )
 from archdsl.layers import CATALOGUE
-from archdsl.layers.base import ACTIVATIONS, INITIALIZERS
+from archdsl.layers.base import ACTIVATIONS, INITIALIZERS, REGULARIZER_SIGNATURES
 from archdsl.records import Record
 from archdsl.values import format_value, type_name
 
@@ -44,7 +44,7 @@ MAX_CALL_DEPTH = 64  # nested block and model instantiations
 MAX_DIMENSION = 2**31 - 1
 MAX_INT = 2**62
 MAX_SEQUENCE = 10_000  # tuple length
-REGULARIZERS = ("l1", "l2", "l1_l2")
+REGULARIZERS = tuple(REGULARIZER_SIGNATURES)
 
 
 class _Poison:

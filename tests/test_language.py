@@ -340,3 +340,37 @@ def test_every_expression_kind_has_an_evaluator() -> None:
             kinds.add(sub)
             pending.append(sub)
     assert kinds == set(_EVALUATORS)
+
+
+def test_regularizers_bind_as_keras_declares_them() -> None:
+    """L1(l1=0.01), L2(l2=0.01) and L1L2(l1=0.0, l2=0.0), by position or by name."""
+    from archdsl.layers.base import Regularizer
+
+    cases = {
+        "l1()": Regularizer(0.01, 0.0),
+        "l2()": Regularizer(0.0, 0.01),
+        "l1(0.5)": Regularizer(0.5, 0.0),
+        "l2(l2=0.5)": Regularizer(0.0, 0.5),
+        "l1_l2()": Regularizer(0.0, 0.0),
+        "l1_l2(0.1)": Regularizer(0.1, 0.0),
+        "l1_l2(0.1, 0.2)": Regularizer(0.1, 0.2),
+        "l1_l2(0.1, l2=0.2)": Regularizer(0.1, 0.2),
+        "l1_l2(l2=0.2)": Regularizer(0.0, 0.2),
+    }
+    for written, expected in cases.items():
+        model = model_of(f"model M {{ input x: (4,) output x -> Dense(2, kernel_regularizer={written}) }}")
+        assert model.nodes[-1].layer.args["kernel_regularizer"] == expected, written
+
+
+def test_regularizer_misuse_is_an_error_with_its_signature() -> None:
+    cases = {
+        "l1_l2(1, 2, 3)": "write l1_l2(l1=..., l2=...)",
+        "l1_l2(0.1, l1=0.2)": "write l1_l2(l1=..., l2=...)",
+        "l1(l2=0.1)": "write l1(l1=...)",
+        "l2(0.1, 0.2)": "write l2(l2=...)",
+        "l2(-1)": "the factor must be a number >= 0",
+    }
+    for written, hint in cases.items():
+        result = check(f"model M {{ input x: (4,) output x -> Dense(2, kernel_regularizer={written}) }}")
+        hints = [d.hint for d in result.reporter.errors]
+        assert hints == [hint], (written, hints)

@@ -838,6 +838,24 @@ def test_weight_penalties_match_keras_losses() -> None:
     assert got == pytest.approx(expected, rel=1e-5)
 
 
+def test_default_and_positional_penalty_factors_match_keras_losses() -> None:
+    """l1() and l2() default to 0.01, l1_l2's factors default to 0 and may be positional, as
+    in Keras 3: the Keras code passes the spec's arguments through, the PyTorch code gets
+    the factors the IR bound, and both give the same loss."""
+    text = """
+        model M {
+            input x: (4,)
+            output x
+                -> Dense(3, kernel_regularizer=l1(), bias_regularizer=l2())
+                -> Dense(3, kernel_regularizer=l1_l2(0.01, 0.02), bias_regularizer=l1_l2(l2=0.03))
+                -> Dense(2, kernel_regularizer=l1_l2(0.04))
+        }
+    """
+    expected, got = penalties_both(text)
+    assert expected > 0
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
 def test_depthwise_and_pointwise_penalties_match_keras_losses() -> None:
     text = """
         model M {

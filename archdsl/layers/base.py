@@ -252,9 +252,20 @@ class Regularizer(Record):
     l2: float = 0.0
 
     def __str__(self) -> str:
-        if self.l1 and self.l2:
-            return f"l1_l2(l1={self.l1!r}, l2={self.l2!r})"
-        return f"l1({self.l1!r})" if self.l1 else f"l2({self.l2!r})"
+        if self.l1 and not self.l2:
+            return f"l1({self.l1!r})"
+        if self.l2 and not self.l1:
+            return f"l2({self.l2!r})"
+        return f"l1_l2(l1={self.l1!r}, l2={self.l2!r})"
+
+
+# The regularizers as Keras 3 declares them: L1(l1=0.01), L2(l2=0.01), L1L2(l1=0.0, l2=0.0),
+# each parameter taken by position or by name.
+REGULARIZER_SIGNATURES: dict[str, tuple[tuple[str, float], ...]] = {
+    "l1": (("l1", 0.01),),
+    "l2": (("l2", 0.01),),
+    "l1_l2": (("l1", 0.0), ("l2", 0.0)),
+}
 
 
 class RegularizerType(ParamType):
@@ -263,24 +274,27 @@ class RegularizerType(ParamType):
     def convert(self, value: Any) -> Regularizer | None:
         if value is None:
             return None
-        if not isinstance(value, CallValue) or value.name not in ("l1", "l2", "l1_l2"):
-            guess = did_you_mean(value.name, ("l1", "l2", "l1_l2")) if isinstance(value, CallValue) else None
+        if not isinstance(value, CallValue) or value.name not in REGULARIZER_SIGNATURES:
+            guess = did_you_mean(value.name, REGULARIZER_SIGNATURES) if isinstance(value, CallValue) else None
             self.fail(f"did you mean {guess}(...)?" if guess else None)
+        signature = REGULARIZER_SIGNATURES[value.name]
+        names = [name for name, _ in signature]
+        usage = f"write {value.name}({', '.join(f'{name}=...' for name in names)})"
+        if len(value.args) > len(signature):
+            self.fail(usage)
+        given = dict(zip(names, value.args, strict=False))
+        for name, factor in value.kwargs:
+            if name not in names or name in given:
+                self.fail(usage)
+            given[name] = factor
         amount = Float(0.0)
-        kwargs = dict(value.kwargs)
         try:
-            if value.name == "l1_l2":
-                if value.args or set(kwargs) - {"l1", "l2"}:
-                    self.fail("write l1_l2(l1=..., l2=...)")
-                return Regularizer(amount.convert(kwargs.get("l1", 0.0)), amount.convert(kwargs.get("l2", 0.0)))
-            if len(value.args) + len(kwargs) != 1 or (kwargs and value.name not in kwargs):
-                self.fail(f"write {value.name}(0.01)")
-            factor = amount.convert(value.args[0] if value.args else kwargs[value.name])
+            factors = {name: amount.convert(given.get(name, default)) for name, default in signature}
         except ArgError as exc:
             if exc.expected == amount.description:
                 self.fail("the factor must be a number >= 0")
             raise
-        return Regularizer(factor, 0.0) if value.name == "l1" else Regularizer(0.0, factor)
+        return Regularizer(factors.get("l1", 0.0), factors.get("l2", 0.0))
 
 
 class LayerArg(ParamType):
