@@ -206,9 +206,8 @@ def verify(spec: str, model_name: str | None, atol: float, rtol: float) -> None:
     if failed:
         click.echo(f"FAIL: {len(failed)} of {len(reports)} outputs differ beyond rtol={rtol:g}, atol={atol:g}")
         sys.exit(EXIT_ERRORS)
-    click.echo(
-        f"pass: {len(reports)} output{'s' if len(reports) != 1 else ''} agree within rtol={rtol:g}, atol={atol:g}"
-    )
+    agree = "1 output agrees" if len(reports) == 1 else f"{len(reports)} outputs agree"
+    click.echo(f"pass: {agree} within rtol={rtol:g}, atol={atol:g}")
 
 
 def _compile_warnings(program, target: str, model_name: str | None) -> list[str]:

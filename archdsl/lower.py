@@ -482,6 +482,13 @@ class Elaborator:
         self.reporter.add(exc.diagnostic.with_notes(notes) if notes else exc.diagnostic)
 
     def _poison(self, stmt: t.Stmt, scope: Scope) -> None:
+        """After a statement fails: what it binds stands for nothing (no cascade of errors
+        about it), and what it reads counts as used (no 'never used' warnings for names that
+        the failed statement was using)."""
+        for name in _names_read(stmt):
+            binding = scope.bindings.get(name)
+            if binding is not None:
+                binding.used = True
         if isinstance(stmt, t.Assign):
             for name, loc in zip(stmt.targets, stmt.target_locs, strict=False):
                 scope.bindings[name] = Binding(POISON, loc, "tensor", used=True)
@@ -613,7 +620,7 @@ class Elaborator:
                 hint=f"rename it, or to ignore a value name it '_{name}'",
             )
         if isinstance(value, CallValue):
-            kind = self._callee_kind(value.name, value.location)
+            kind = self._callee_kind(value)
             if kind == "block":
                 raise error(
                     "a block call cannot be stored in a name",
@@ -1071,14 +1078,19 @@ class Elaborator:
 
     # --- applying layers, blocks and models -----------------------------------------------
 
-    def _callee_kind(self, name: str, loc: Location | None) -> str:
-        if name in CATALOGUE:
+    def _callee_kind(self, call: CallValue) -> str:
+        """What a call names: "layer", "regularizer", "block", "model" or "unknown". A call
+        through an import alias (``lib.conv_bn(16)``) names a definition of that file."""
+        if isinstance(call.site, tuple) and call.site[1] is not None:
+            aliased = self.namespaces.get(call.site[1])
+            definition = aliased.definitions.get(call.name) if aliased else None
+            return definition.kind if definition else "unknown"
+        if call.name in CATALOGUE:
             return "layer"
-        if name in REGULARIZERS:
+        if call.name in REGULARIZERS:
             return "regularizer"
-        ns = self._namespace_for(name)
-        if ns is not None:
-            return ns.definitions[name].kind
+        if self.namespace and call.name in self.namespace.definitions:
+            return self.namespace.definitions[call.name].kind
         return "unknown"
 
     def _namespace_for(self, name: str, site: Any = None) -> Namespace | None:
@@ -1125,11 +1137,7 @@ class Elaborator:
             raise error(
                 f"'->' needs a layer, block or model on its right, got {self._describe(callee)}", loc, code="type"
             )
-        kind = (
-            self._callee_kind(callee.name, loc)
-            if not (isinstance(callee.site, tuple) and callee.site[1])
-            else self.namespaces[callee.site[1]].definitions[callee.name].kind
-        )
+        kind = self._callee_kind(callee)
         if kind == "layer":
             inner = (
                 callee.args[0] if callee.name == "TimeDistributed" and callee.args else dict(callee.kwargs).get("layer")
@@ -1137,7 +1145,7 @@ class Elaborator:
             if (
                 callee.name == "TimeDistributed"
                 and isinstance(inner, CallValue)
-                and self._callee_kind(inner.name, loc) == "block"
+                and self._callee_kind(inner) == "block"
             ):
                 return self.apply_time_distributed_block(callee, inner, inputs, loc)
             return self._apply_layer(callee, inputs, loc)
@@ -1242,7 +1250,7 @@ class Elaborator:
     def _apply_instance(self, instance: Instance, inputs: list[int], loc: Location | None) -> Any:
         graph = self.graph
         assert graph is not None
-        kind = self._callee_kind(instance.call.name, loc)
+        kind = self._callee_kind(instance.call)
         if instance.layer is None:
             if kind == "model":
                 result = self._apply_model(instance.call, inputs, loc, instance.name)
@@ -1492,6 +1500,19 @@ def _frame_text(frame: Frame) -> str:
     if frame.kind == "model":
         return f"in model '{frame.name}', used here"
     return f"in the loop iteration with {frame.detail}"
+
+
+def _names_read(node: t.Node) -> Iterator[str]:
+    """Every name that a statement or expression reads, nested bodies included."""
+    stack: list[Any] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, t.Name):
+            yield item.id
+        elif isinstance(item, t.Node):
+            stack.extend(getattr(item, field) for field in item._fields)
+        elif isinstance(item, tuple):
+            stack.extend(item)
 
 
 def _walk(stmts: tuple[t.Stmt, ...]) -> Iterator[t.Stmt]:

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from archdsl.ir import Layer, Model
+from archdsl.ir import BlockCall, Layer, Model
 
 Copier = Callable[[dict, Any, Any], None]
 COPIERS: dict[str, Copier] = {}
@@ -305,20 +305,39 @@ def trace_layers(model: Model, keras_model: Any) -> dict[str, Any]:
     """Pair IR layers with Keras layers by the graph itself, exactly.
 
     Starting from the Keras model's outputs, each tensor's history names the Keras layer
-    that made it and the tensors it read; the IR names the same for its tensors. Raises
-    TransferError where the two graphs differ (a TimeDistributed block is one Keras layer
-    around a small model, but several IR layers).
+    that made it and the tensors it read; the IR names the same for its tensors. A block
+    inside TimeDistributed is one Keras layer around a small model, but several IR layers:
+    the trace goes into that model, from its outputs back to its input. Raises
+    TransferError where the two graphs differ.
     """
     mapping: dict[str, Any] = {}
     outputs = list(keras_model.outputs)
     if len(outputs) != len(model.outputs):
         raise TransferError(f"{model.name}: Keras has {len(outputs)} outputs, the IR {len(model.outputs)}")
-    pending = list(zip(model.outputs, outputs, strict=True))
+    _trace(model, list(zip(model.outputs, outputs, strict=True)), mapping, None)
+    return mapping
+
+
+def _outermost_time_distributed_block(model: Model, block_id: int | None) -> BlockCall | None:
+    """The block that TimeDistributed wraps, for a node inside it (blocks nested in it are
+    marked time-distributed too)."""
+    found = None
+    while block_id is not None:
+        block = model.blocks[block_id]
+        if block.time_distributed:
+            found = block
+        block_id = block.parent
+    return found
+
+
+def _trace(model: Model, pending: list[tuple[int, Any]], mapping: dict[str, Any], inside: BlockCall | None) -> None:
+    """Follow (IR tensor, Keras tensor) pairs back to the inputs; ``inside`` is the
+    TimeDistributed block whose one-step Keras model is being traced."""
     seen: set[int] = set()
     while pending:
         tensor_id, keras_tensor = pending.pop()
         tensor = model.tensors[tensor_id]
-        if tensor.producer is None or tensor_id in seen:
+        if tensor.producer is None or tensor_id in seen or (inside is not None and tensor_id in inside.inputs):
             continue
         seen.add(tensor_id)
         node = model.nodes[tensor.producer]
@@ -326,18 +345,26 @@ def trace_layers(model: Model, keras_model: Any) -> dict[str, Any]:
         if history is None:
             raise TransferError(f"{model.name}: no Keras history for {node.layer.qualified_name}")
         operation, node_index, _ = history
+        inputs = list(operation._inbound_nodes[node_index].input_tensors)
+        block = _outermost_time_distributed_block(model, node.block) if inside is None else None
+        step_model = getattr(operation, "layer", None) if _kind(operation) == "TimeDistributed" else None
+        if block is not None and step_model is not None and hasattr(step_model, "outputs"):
+            if len(block.outputs) != len(step_model.outputs) or len(block.inputs) != len(inputs):
+                raise TransferError(f"{model.name}: block {block.name} and its Keras TimeDistributed model differ")
+            _trace(model, list(zip(block.outputs, step_model.outputs, strict=True)), mapping, block)
+            seen.update(block.outputs)
+            pending.extend(zip(block.inputs, inputs, strict=True))
+            continue
         if not _fits(node.layer, operation):
             raise TransferError(f"{model.name}: {node.layer.qualified_name} ({node.layer.op}) meets {_kind(operation)}")
         previous = mapping.setdefault(node.layer.qualified_name, operation)
         if previous is not operation:
             raise TransferError(f"{model.name}: {node.layer.qualified_name} meets two Keras layers")
-        inputs = list(operation._inbound_nodes[node_index].input_tensors)
         if len(inputs) != len(node.inputs):
             raise TransferError(
                 f"{model.name}: {node.layer.qualified_name} reads {len(node.inputs)} tensors, Keras {len(inputs)}"
             )
         pending.extend(zip(node.inputs, inputs, strict=True))
-    return mapping
 
 
 def match_layers(model: Model, keras_model: Any) -> list[tuple[Layer, Any]]:
@@ -377,11 +404,14 @@ def keras_to_torch(model: Model, keras_model: Any, torch_model: Any) -> None:
     """Copy every weight of ``keras_model`` (built by the Keras target from the spec of the
     IR ``model``) into ``torch_model`` (built by the PyTorch target from the same spec).
 
-    The PyTorch modules are found by the layers' qualified names (``block.layer``), which
-    are the generated attribute names; sub-models are copied recursively.
+    The PyTorch modules are found by the layers' qualified names (``block.layer``), as the
+    PyTorch target turns them into attribute names (``double`` is ``double_``, since
+    ``nn.Module.double`` exists); sub-models are copied recursively.
     """
+    from archdsl.targets.torch import module_name  # the attribute names the PyTorch target gives
+
     for layer, keras_layer in match_layers(model, keras_model):
-        module = torch_model.get_submodule(layer.qualified_name)
+        module = torch_model.get_submodule(module_name(layer.qualified_name))
         if layer.submodel is not None:
             keras_to_torch(layer.submodel, keras_layer, module)
         else:

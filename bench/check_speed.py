@@ -560,7 +560,10 @@ def evaluate_targets(results: list[dict], scaling: dict, quick: bool) -> list[di
     ratios = [(e["ratio"], e["spec"]) for e in results if "ratio" in e]
     if ratios:
         low, low_spec = min(ratios)
-        figure = ", ".join(f"{s} {r:.1f}x" for r, s in ratios) + f" (lowest {low_spec})"
+        middle = statistics.median(r for r, _ in ratios)
+        figure = (
+            f"lowest {low:.1f}x ({low_spec}), median {middle:.1f}x over {len(ratios)} specs (each in the table above)"
+        )
     else:
         low, figure = None, "not measured"
     targets.append(

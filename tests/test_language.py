@@ -257,6 +257,48 @@ def test_import_of_another_file(tmp_path: Path) -> None:
     assert result.program.models["Net"].output_types[0].shape == (2,)
 
 
+def test_aliased_definitions_work_wherever_local_ones_do(tmp_path: Path) -> None:
+    """Through an alias: a block inside TimeDistributed, and a model bound to a name and
+    applied twice (one instance, its weights counted once)."""
+    (tmp_path / "lib.arch").write_text(
+        'block conv_bn(filters) { input x return x -> Conv2D(filters, 3, padding="same") -> BatchNormalization() }\n'
+        "model Enc(n=8) { input x: (16,) output x -> Dense(n) }\n"
+    )
+    (tmp_path / "net.arch").write_text(
+        'import "lib.arch" as lib\n'
+        "model Net {\n"
+        "  input clip: (5, 8, 8, 3)\n"
+        "  input v: (16,)\n"
+        "  enc = lib.Enc(4)\n"
+        "  frames = clip -> TimeDistributed(lib.conv_bn(6))\n"
+        "  output frames, (v -> enc, v -> enc) -> Add()\n"
+        "}\n"
+    )
+    result = check_file(tmp_path / "net.arch")
+    assert result.ok, messages(result)
+    model = result.program.models["Net"]
+    assert [t.shape for t in model.output_types] == [(5, 8, 8, 6), (4,)]
+    assert [layer.op for layer in model.layers] == ["TimeDistributed", "TimeDistributed", "Model", "Add"]
+    assert model.layers[2].submodel is not None and model.layers[2].submodel.name == "Enc"
+    assert model.param_count.total == (3 * 3 * 3 * 6 + 6) + 4 * 6 + (16 * 4 + 4)
+
+
+def test_names_read_by_a_failed_statement_are_not_reported_unused() -> None:
+    result = check(
+        """
+        model M {
+            input x: (4,)
+            a = x -> Dense(3)
+            b = x -> Dense(3)
+            output a -> Conv2D(3, 3), (a, b) -> Add()
+        }
+        """
+    )
+    assert messages(result) == [
+        "error: Conv2D expects input of rank 3 (height, width, channels), got rank 1 with shape (3,)"
+    ]
+
+
 def test_import_errors_point_into_the_imported_file(tmp_path: Path) -> None:
     (tmp_path / "blocks.arch").write_text("block head(classes) {\n  input x\n  return x -> Dense(clases)\n}\n")
     (tmp_path / "net.arch").write_text('import "blocks.arch"\nmodel Net { input x: (4,) output x -> head(3) }\n')
