@@ -1,20 +1,29 @@
-"""Source text to syntax tree. Lark's exceptions become friendly diagnostics here."""
+"""Source text to syntax tree.
+
+Valid text is parsed by :mod:`archdsl.lalr` with the tables that Lark computed from the
+grammar (``grammar/archdsl.tables.json``), which spares every check Lark's import. Text
+that does not parse goes to Lark itself, whose exceptions become friendly diagnostics
+here; the same builder makes the tree from either parser, and tests hold the two to the
+same trees.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
 import threading
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
-
+from archdsl import lalr
 from archdsl import tree as t
 from archdsl.diagnostics import ArchError, Diagnostic, Location, Note, error
 from archdsl.resources import resource_dir
+
+if TYPE_CHECKING:
+    from lark import Lark, Token
+    from lark.exceptions import UnexpectedInput
 
 # Friendly names for terminals, used in "expected ..." messages.
 TOKEN_NAMES = {
@@ -139,15 +148,18 @@ def parser() -> Lark:
     be a name in some places and read `modelM` as `model M`; it also compiled a regex per
     parser state, a third of a small check's time.)
     """
-    text = _grammar_text()
+    import hashlib
+
     import lark
+
+    text = _grammar_text()
 
     directory = cache_dir()
     cache: str | bool = False
     if directory is not None:
         key = hashlib.sha256((text + lark.__version__).encode()).hexdigest()[:16]
         cache = os.path.join(directory, f"parser-{key}.lark")
-    return Lark(
+    return lark.Lark(
         text,
         parser="lalr",
         lexer="basic",
@@ -158,6 +170,26 @@ def parser() -> Lark:
     )
 
 
+@lru_cache(maxsize=1)
+def tables() -> lalr.Tables:
+    """The parse tables (see :mod:`archdsl.lalrgen`). Were they made from another text of
+    the grammar (it was edited, and ``python -m archdsl.lalrgen`` not yet run), they are
+    made afresh with Lark, in memory."""
+    from archdsl.lalrgen import tables_path
+
+    grammar = _grammar_text()
+    try:
+        with open(tables_path(), encoding="utf-8") as handle:
+            made = lalr.Tables.from_json(handle.read())
+        if made.grammar == grammar:
+            return made
+    except (OSError, ValueError, KeyError):
+        pass
+    from archdsl.lalrgen import build_tables
+
+    return lalr.Tables(build_tables(grammar))
+
+
 MAX_SYNTAX_ERRORS = 10
 # A line that starts a top-level item: where parsing resumes after a syntax error. The
 # keywords are reserved, so such a line cannot be inside a body of valid code.
@@ -165,6 +197,8 @@ _ITEM_START = re.compile(r"^(?:model|block|import)\b", re.MULTILINE)
 
 
 def _error_offset(exc: UnexpectedInput, text: str) -> int:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
     if isinstance(exc, UnexpectedCharacters):
         return exc.pos_in_stream
     if isinstance(exc, UnexpectedToken) and exc.token.type != "$END" and exc.token.start_pos is not None:
@@ -173,6 +207,8 @@ def _error_offset(exc: UnexpectedInput, text: str) -> int:
 
 
 def _at_end(exc: UnexpectedInput) -> bool:
+    from lark.exceptions import UnexpectedEOF, UnexpectedToken
+
     return isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END")
 
 
@@ -184,6 +220,8 @@ def _syntax_errors(lark: Lark, first: UnexpectedInput, text: str, file: str) -> 
     mistake is reported once, not as a cascade. From there each item is parsed on its own,
     so finding the other errors costs at most one more pass over the file.
     """
+    from lark.exceptions import UnexpectedInput
+
     errors = [_syntax_error(first, text, file).diagnostic]
     error_line = text.rfind("\n", 0, _error_offset(first, text)) + 1
     item = _ITEM_START.search(text, max(error_line, 1))  # an item starting on the error's line counts
@@ -290,6 +328,8 @@ def _unclosed_note(text: str, offset: int, error_line: int, file: str) -> tuple[
 
 def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
     """One syntax error as a diagnostic, with a hint for the usual causes."""
+    from lark.exceptions import UnexpectedCharacters
+
     built = _syntax_error_without_brackets(exc, text, file)
     if isinstance(exc, UnexpectedCharacters):
         return built
@@ -305,6 +345,8 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
 
 
 def _syntax_error_without_brackets(exc: UnexpectedInput, text: str, file: str) -> ArchError:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
     lark = parser()
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
@@ -390,12 +432,17 @@ def _decode_string(token: Token, file: str) -> str:
     return "".join(out)
 
 
-class _Builder(Transformer):
-    """Turns Lark's parse tree into :mod:`archdsl.tree` nodes, one method per rule alias."""
+class _Builder:
+    """Makes :mod:`archdsl.tree` nodes, one method per rule alias. Each method gets the
+    tree's position (``meta``: line, column, end_line, end_column, empty) and its children
+    as Lark shapes them: the rule's values and tokens, ``None`` for an absent ``[option]``.
+    Tokens are Lark's or :class:`archdsl.lalr.Token`; both have the same fields."""
 
     def __init__(self, file: str):
-        super().__init__(visit_tokens=False)
         self.file = file
+
+    def build(self, name: str, meta: Any, children: list) -> Any:
+        return getattr(self, name)(meta, children)
 
     def _loc(self, meta) -> Location:
         if getattr(meta, "empty", True):
@@ -406,11 +453,9 @@ class _Builder(Transformer):
         return Location(self.file, token.line, token.column, token.end_line, token.end_column)
 
     # definitions
-    @v_args(meta=True)
     def start(self, meta, items):
         return list(items)
 
-    @v_args(meta=True)
     def import_stmt(self, meta, children):
         path, alias = children
         return t.Import(_decode_string(path, self.file), str(alias) if alias else None, loc=self._loc(meta))
@@ -422,54 +467,45 @@ class _Builder(Transformer):
             kind, str(name), tuple(params or ()), stmts, doc, name_loc=self._tok(name), loc=self._loc(meta)
         )
 
-    @v_args(meta=True)
     def model_def(self, meta, children):
         return self._definition("model", meta, children)
 
-    @v_args(meta=True)
     def block_def(self, meta, children):
         return self._definition("block", meta, children)
 
-    def param_list(self, children):
+    def param_list(self, meta, children):
         return tuple(c for c in children if c is not None)
 
-    @v_args(meta=True)
     def param(self, meta, children):
         name, default = children
         return t.Param(str(name), default, loc=self._tok(name))
 
-    def body(self, children):
+    def body(self, meta, children):
         doc_token, *stmts = children
         doc = _decode_string(doc_token, self.file) if doc_token is not None else None
         return doc, tuple(stmts)
 
     # statements
-    @v_args(meta=True)
     def input_stmt(self, meta, children):
         name, dtype, shape = children
         return t.InputStmt(
             str(name), shape, str(dtype) if dtype else None, name_loc=self._tok(name), loc=self._loc(meta)
         )
 
-    @v_args(meta=True)
     def output_stmt(self, meta, children):
         return t.OutputStmt(tuple(children), "output", loc=self._loc(meta))
 
-    @v_args(meta=True)
     def return_stmt(self, meta, children):
         return t.OutputStmt(tuple(children), "return", loc=self._loc(meta))
 
-    @v_args(meta=True)
     def assign_stmt(self, meta, children):
         *names, value = children
         return t.Assign(tuple(str(n) for n in names), value, tuple(self._tok(n) for n in names), loc=self._loc(meta))
 
-    @v_args(meta=True)
     def for_stmt(self, meta, children):
         var, iterable, (_, body) = children
         return t.For(str(var), iterable, body, loc=self._loc(meta))
 
-    @v_args(meta=True)
     def if_stmt(self, meta, children):
         cond, (_, body), *rest = children
         branches = [(cond, body)]
@@ -483,16 +519,16 @@ class _Builder(Transformer):
                 orelse = clause[1]
         return t.If(tuple(branches), orelse, loc=self._loc(meta))
 
-    def elif_clause(self, children):
+    def elif_clause(self, meta, children):
         cond, (_, body) = children
         return ("elif", cond, body)
 
-    def else_clause(self, children):
+    def else_clause(self, meta, children):
         (_, body) = children[0]
         return ("else", body)
 
     # expressions
-    def expr(self, children):
+    def expr(self, meta, children):
         """A flat operator sequence: resolve precedence by precedence climbing."""
         value, end = self._climb(children, 0, 0)
         assert end == len(children)
@@ -500,7 +536,7 @@ class _Builder(Transformer):
 
     def _climb(self, items: list, pos: int, min_power: int) -> tuple[t.Expr, int]:
         first = items[pos]
-        if isinstance(first, Token):  # a prefix operator: not, -, +
+        if not isinstance(first, t.Node):  # a token: the prefix operator not, - or +
             op = str(first)
             operand, pos = self._climb(items, pos + 1, PREFIX_POWER[op])
             start = self._tok(first)
@@ -531,69 +567,54 @@ class _Builder(Transformer):
                 left = t.BinOp(op, left, right, loc=loc)
         return left, pos
 
-    @v_args(meta=True)
     def call(self, meta, children):
         func, args = children
         return t.Call(func, tuple(args or ()), loc=self._loc(meta))
 
-    @v_args(meta=True)
     def attribute(self, meta, children):
         value, name = children
         return t.Attribute(value, str(name), loc=self._loc(meta))
 
-    @v_args(meta=True)
     def index(self, meta, children):
         value, idx = children
         return t.Index(value, idx, loc=self._loc(meta))
 
-    @v_args(meta=True)
     def name(self, meta, children):
         return t.Name(str(children[0]), loc=self._tok(children[0]))
 
-    @v_args(meta=True)
     def int_lit(self, meta, children):
-        return t.Literal(int(children[0]), loc=self._tok(children[0]))
+        return t.Literal(int(children[0].value), loc=self._tok(children[0]))
 
-    @v_args(meta=True)
     def float_lit(self, meta, children):
-        return t.Literal(float(children[0]), loc=self._tok(children[0]))
+        return t.Literal(float(children[0].value), loc=self._tok(children[0]))
 
-    @v_args(meta=True)
     def string_lit(self, meta, children):
         return t.Literal(_decode_string(children[0], self.file), loc=self._tok(children[0]))
 
-    @v_args(meta=True)
     def true_lit(self, meta, children):
         return t.Literal(True, loc=self._loc(meta))
 
-    @v_args(meta=True)
     def false_lit(self, meta, children):
         return t.Literal(False, loc=self._loc(meta))
 
-    @v_args(meta=True)
     def none_lit(self, meta, children):
         return t.Literal(None, loc=self._loc(meta))
 
-    @v_args(meta=True)
     def group(self, meta, children):
         return children[0]
 
-    @v_args(meta=True)
     def tuple_lit(self, meta, children):
         return t.TupleExpr(tuple(c for c in children if c is not None), loc=self._loc(meta))
 
-    @v_args(meta=True)
     def list_lit(self, meta, children):
         return t.ListExpr(tuple(c for c in children if c is not None), loc=self._loc(meta))
 
-    def arguments(self, children):
+    def arguments(self, meta, children):
         return tuple(c for c in children if c is not None)
 
-    @v_args(meta=True)
     def positional(self, meta, children):
         return t.Argument(children[0], loc=self._loc(meta))
 
-    @v_args(meta=True)
     def keyword(self, meta, children):
         name, value = children
         return t.Argument(value, str(name), name_loc=self._tok(name), loc=self._loc(meta))
@@ -624,6 +645,24 @@ def parse(text: str, file: str = "<input>") -> t.Module:
     depth = _nesting_depth(text)
     if depth > MAX_NESTING:
         raise error(f"brackets nested {depth} deep; the limit is {MAX_NESTING}", Location(file, 1, 1), code="limit")
+    builder = _Builder(file)
+    try:
+        tokens, comment_tokens = tables().tokens(text, "COMMENT")
+        items = tables().parse(tokens, builder.build)
+    except (lalr.Rejected, ArchError):
+        # Lark explains a syntax error; a builder's error (a bad escape, chained
+        # comparisons) is raised again there, after any syntax error before it.
+        return parse_with_lark(text, file)
+    comments = [t.Comment(c.value, loc=Location(file, c.line, c.column, c.line, c.end_column)) for c in comment_tokens]
+    return t.Module(file, tuple(items), tuple(comments), loc=Location(file, 1, 1))
+
+
+def parse_with_lark(text: str, file: str = "<input>") -> t.Module:
+    """Parse with Lark itself: slower to start, and the one that explains syntax errors.
+    :func:`parse` comes here for text that its own tables reject."""
+    from lark import Tree
+    from lark.exceptions import UnexpectedInput
+
     lark = parser()
     with _PARSE_LOCK:
         _COMMENTS.tokens = []
@@ -634,10 +673,11 @@ def parse(text: str, file: str = "<input>") -> t.Module:
         comments = [
             t.Comment(str(c), loc=Location(file, c.line, c.column, c.line, c.column + len(c))) for c in _COMMENTS.tokens
         ]
-    try:
-        items = _Builder(file).transform(lark_tree)
-    except VisitError as exc:
-        if isinstance(exc.orig_exc, ArchError):
-            raise exc.orig_exc from None
-        raise
-    return t.Module(file, tuple(items), tuple(comments), loc=Location(file, 1, 1))
+    builder = _Builder(file)
+
+    def build(node: Any) -> Any:
+        if isinstance(node, Tree):
+            return builder.build(node.data, node.meta, [build(child) for child in node.children])
+        return node
+
+    return t.Module(file, tuple(build(lark_tree)), tuple(comments), loc=Location(file, 1, 1))

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import stat
 from pathlib import Path
 
 import pytest
 
-from archdsl import syntax
+from archdsl import lalrgen, syntax
 from archdsl import tree as t
 from archdsl.diagnostics import ArchError
 from archdsl.syntax import parse
+from tests.conftest import assert_parsers_agree
 
 
 def body(src: str) -> tuple[t.Stmt, ...]:
@@ -262,7 +265,7 @@ def test_parsing_works_without_a_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(syntax, "cache_dir", lambda: None)
     syntax.parser.cache_clear()
     try:
-        module = parse("model M { input x: (1,) output x }  # c", "m.arch")
+        module = syntax.parse_with_lark("model M { input x: (1,) output x }  # c", "m.arch")
         assert module.comments[0].text == "# c"
     finally:
         syntax.parser.cache_clear()
@@ -364,3 +367,94 @@ def test_no_bracket_note_where_no_bracket_is_open_on_an_earlier_line(src: str) -
     with pytest.raises(ArchError) as info:
         parse(src, "m.arch")
     assert info.value.diagnostic.notes == ()
+
+
+# --- archdsl's own parse tables and Lark agree -----------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+ARCH_FILES = sorted([*(ROOT / "specs").glob("*.arch"), *(ROOT / "tests").rglob("*.arch")])
+
+
+@pytest.mark.parametrize("path", ARCH_FILES, ids=[str(p.relative_to(ROOT)) for p in ARCH_FILES])
+def test_every_arch_file_parses_to_the_same_tree_as_with_lark(path: Path) -> None:
+    assert_parsers_agree(path.read_text(encoding="utf-8"))
+
+
+def test_the_committed_tables_are_those_lark_makes_from_the_grammar() -> None:
+    """After editing grammar/archdsl.lark, run `python -m archdsl.lalrgen`."""
+    grammar = (ROOT / "grammar" / "archdsl.lark").read_text(encoding="utf-8")
+    committed = (ROOT / "grammar" / lalrgen.TABLES_FILE).read_text(encoding="utf-8")
+    assert committed == lalrgen.render(lalrgen.build_tables(grammar))
+
+
+def test_tables_made_from_another_grammar_text_are_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = json.loads((ROOT / "grammar" / lalrgen.TABLES_FILE).read_text(encoding="utf-8"))
+    good_states = data["states"]
+    data["grammar"] += "// edited\n"
+    data["states"] = [{} for _ in data["states"]]  # tables that would reject everything
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps(data))
+    monkeypatch.setattr(lalrgen, "tables_path", lambda: str(stale))
+    syntax.tables.cache_clear()
+    try:
+        rebuilt = syntax.tables()
+        assert rebuilt.states == good_states and rebuilt.grammar != data["grammar"]
+        tokens, _ = rebuilt.tokens("model M { input x: (1,) output x }", "COMMENT")
+        assert rebuilt.parse(tokens, syntax._Builder("m.arch").build)[0].name == "M"
+    finally:
+        syntax.tables.cache_clear()
+
+
+def test_every_rule_has_a_builder_method_or_never_makes_a_tree() -> None:
+    for origin, _, name, expand1, include, trailing in syntax.tables().rules:
+        always_its_one_child = (
+            expand1 and len(include) == 1 and not include[0][1] and not include[0][2] and not trailing
+        )
+        assert name.startswith("_") or always_its_one_child or hasattr(syntax._Builder, name), (origin, name)
+
+
+# Sample text for each named terminal, for sentences made from the grammar.
+SAMPLES = {
+    "NAME": ["x", "Dense", "h_2", "_a"],
+    "INT": ["0", "3", "128"],
+    "FLOAT": ["0.5", "1e-3", ".25", "2."],
+    "STRING": ['"relu"', "'same'", '"a\\"b"'],
+    "DTYPE": ["int32", "float16", "bool"],
+    "COMPARE": ["==", "!=", "<", "<=", ">", ">="],
+    "ADD_OP": ["+", "-"],
+    "MUL_OP": ["*", "/", "//", "%"],
+}
+
+
+def random_sentence(rng: random.Random, lark: object, used: set, symbol: str = "start", depth: int = 0) -> list[str]:
+    """A random sentence of the grammar, derived rule by rule (the shortest alternatives
+    once deep), with comments and line breaks strewn between tokens; ``used`` collects the
+    rules it took."""
+    rules = [r for r in lark.rules if r.origin.name == symbol]
+    if depth > 8:
+        rules = sorted(rules, key=lambda r: len(r.expansion))[:2]
+    rule = rng.choice(rules)
+    used.add(rule)
+    words: list[str] = []
+    for sym in rule.expansion:
+        if sym.is_term:
+            pattern = lark.get_terminal(sym.name).pattern
+            words.append(pattern.value if pattern.type == "str" else rng.choice(SAMPLES[sym.name]))
+            if rng.random() < 0.05:
+                words.append(rng.choice(["\n", "# note\n", "\n\n  "]))
+        else:
+            words.extend(random_sentence(rng, lark, used, sym.name, depth + 1))
+    return words
+
+
+def test_random_sentences_of_the_grammar_parse_alike() -> None:
+    """Sentences drawn from every rule of the grammar: the same trees, or the same errors
+    (a sentence may still be refused after parsing, as chained comparisons are)."""
+    lark = syntax.parser()
+    rng = random.Random(20261204)
+    used: set = set()
+    wrappers = {"start": "{}", "stmt": "model M {{ {} }}", "expr": "model M {{ v = {} }}"}
+    for _ in range(300):
+        for symbol, wrapper in wrappers.items():
+            assert_parsers_agree(wrapper.format(" ".join(random_sentence(rng, lark, used, symbol))))
+    assert used == set(lark.rules), sorted(str(rule) for rule in set(lark.rules) - used)

@@ -26,7 +26,7 @@ def test_wheel_installs_into_a_clean_venv_and_checks_a_spec(tmp_path: Path) -> N
     assert build.returncode == 0, build.stdout + build.stderr
     (wheel,) = dist.glob("archdsl-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "archdsl/grammar/archdsl.lark" in names
+    assert {"archdsl/grammar/archdsl.lark", "archdsl/grammar/archdsl.tables.json"} <= names
     assert any(n.startswith("archdsl/templates/") for n in names)
 
     env_dir = tmp_path / "venv"
@@ -56,6 +56,25 @@ def test_wheel_installs_into_a_clean_venv_and_checks_a_spec(tmp_path: Path) -> N
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "ResNet 297,832 params" in check.stdout
+    # The packaged parse tables are used (Lark is not imported), and Lark explains a syntax error.
+    traced = subprocess.run(
+        [str(python), "-X", "importtime", "-m", "archdsl", "check", str(spec)],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=clean_env,
+    )
+    assert traced.returncode == 0 and " lark" not in traced.stderr, traced.stderr[-2000:]
+    broken = work / "broken.arch"
+    broken.write_text("model M {\n  input x: (4,)\n  output x ->\n}\n")
+    failed = subprocess.run(
+        [str(env_dir / "bin" / "archdsl"), "check", str(broken)],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=clean_env,
+    )
+    assert failed.returncode == 1 and "broken.arch:4:1: error: unexpected '}'" in failed.stdout, failed.stdout
     where = subprocess.run(
         [
             str(python),
