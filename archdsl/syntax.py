@@ -23,7 +23,7 @@ from archdsl.resources import resource_dir
 
 if TYPE_CHECKING:
     from lark import Lark, Token
-    from lark.exceptions import UnexpectedInput
+    from lark.exceptions import UnexpectedInput, UnexpectedToken
 
 # Friendly names for terminals, used in "expected ..." messages.
 TOKEN_NAMES = {
@@ -246,6 +246,14 @@ def _syntax_errors(lark: Lark, first: UnexpectedInput, text: str, file: str) -> 
     return errors
 
 
+_INPUT_WITHOUT_COLON = re.compile(r"\binput\s+[A-Za-z_][A-Za-z0-9_]*\s*\Z")
+
+
+def _starts_line(text: str, token: Token) -> bool:
+    line_start = text.rfind("\n", 0, token.start_pos) + 1
+    return not text[line_start : token.start_pos].strip()
+
+
 def _describe_token(token: Token) -> str:
     if token.type == "$END":
         return "the end of the file"
@@ -258,9 +266,26 @@ def _describe_token(token: Token) -> str:
     return f"'{token.value}'"
 
 
+def _accepted(exc: UnexpectedToken) -> set[str]:
+    """The tokens that could really come next. Lark's ``exc.expected`` is every token the
+    parser's state has an action for, and an LALR state shared by several contexts reduces
+    on tokens that only another context accepts (after `Dense(3` it would list `input` and
+    `}`), so the parser is tried on each."""
+    interactive = getattr(exc, "interactive_parser", None)
+    accepted = set(interactive.accepts()) if interactive is not None else set()
+    return accepted or set(exc.expected)
+
+
+# Tokens that would continue an expression: binary operators, then a call, index or attribute.
+EXPRESSION_CONTINUATION = {"ARROW", "OR", "AND", "COMPARE", "ADD_OP", "MUL_OP", "POW", "LPAR", "LSQB", "DOT"}
+
+
 def _friendly_expected(expected: set[str], lark: Lark) -> str:
     names = set(expected)
     parts: list[str] = []
+    if EXPRESSION_CONTINUATION <= names and names - EXPRESSION_CONTINUATION:
+        # After a complete expression, the operators that could extend it are noise.
+        names -= EXPRESSION_CONTINUATION
     if STATEMENT_START <= names:
         # After a complete statement, operators that could extend it are noise.
         names &= STATEMENT_START | {"RBRACE", "COMMA"}
@@ -374,7 +399,7 @@ def _syntax_error_without_brackets(exc: UnexpectedInput, text: str, file: str) -
         )
     assert isinstance(exc, UnexpectedToken)
     token = exc.token
-    expected = set(exc.expected)
+    expected = _accepted(exc)
     if token.type == "$END":
         lines = text.splitlines() or [""]
         loc = Location(file, len(lines), len(lines[-1]) + 1)
@@ -391,6 +416,10 @@ def _syntax_error_without_brackets(exc: UnexpectedInput, text: str, file: str) -
         hint = "archdsl has model and block definitions, for loops and assignments: see the language reference"
     elif token.value in ("model", "block", "import") and "RBRACE" in expected:
         hint = f"'{token.value}' starts a new top-level item here: is a '}}' missing above?"
+    elif token.type in STATEMENT_START and token.type != "NAME" and _starts_line(text, token) and "NAME" in expected:
+        hint = f"'{token.value}' starts a new statement here: is the expression before it unfinished?"
+    elif token.type == "LPAR" and _INPUT_WITHOUT_COLON.search(text, 0, token.start_pos):
+        hint = "write the shape after a ':', as in `input x: (28, 28, 1)`"
     elif token.value in KEYWORDS and "NAME" in expected:
         hint = f"'{token.value}' is a keyword and cannot be used as a name"
     elif token.type == "DTYPE" and "NAME" in expected:

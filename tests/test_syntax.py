@@ -204,6 +204,34 @@ def test_reserved_words(src: str, message: str, hint: str | None) -> None:
         assert diagnostic.hint is not None and hint in diagnostic.hint
 
 
+@pytest.mark.parametrize(
+    ("src", "message", "hint"),
+    [
+        # Inside a call, only what can follow there: Lark's own list (from an LALR state that
+        # several contexts share) would also name statements and '}'.
+        (
+            'model M {\n  input x: (4,)\n  output x -> Dense(3 "a")\n}',
+            "unexpected string \"a\", expected ')' or ','",
+            "is a ',' missing",
+        ),
+        ("model M {\n  input x: (4,)\n  output x -> [1, 2 3]\n}", "unexpected number 3, expected ',' or ']'", None),
+        ("model M {\n  input x (4,)\n  output x\n}", "unexpected '('", "write the shape after a ':'"),
+        (
+            "model M {\n  input x: (4,)\n  y = x ->\n  output y\n}",
+            "unexpected 'output', expected an expression",
+            "'output' starts a new statement here: is the expression before it unfinished?",
+        ),
+    ],
+)
+def test_what_is_expected_is_what_could_come_next(src: str, message: str, hint: str | None) -> None:
+    with pytest.raises(ArchError) as info:
+        parse(src, "m.arch")
+    diagnostic = info.value.diagnostic
+    assert diagnostic.message == message or diagnostic.message.startswith(message), diagnostic.message
+    assert "statement" not in diagnostic.message or "input x (4,)" in src
+    assert diagnostic.hint == hint or (hint is not None and diagnostic.hint is not None and hint in diagnostic.hint)
+
+
 def test_dtype_names_still_type_inputs_and_keyword_prefixes_are_names() -> None:
     module = parse("model M { input t: int32 (5,) modelx = t output modelx }", "m.arch")
     first, second, _ = module.definitions[0].body
