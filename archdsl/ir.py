@@ -241,6 +241,18 @@ class Model(IRRecord):
     def tensor(self, tensor_id: int) -> Tensor:
         return self.tensors[tensor_id]
 
+    def time_distributed_block(self, block_id: int | None) -> BlockCall | None:
+        """The block that TimeDistributed wraps, for a node or block inside block
+        ``block_id``: the outermost one marked time-distributed (blocks nested in it are
+        marked too), or None."""
+        found = None
+        while block_id is not None:
+            block = self.blocks[block_id]
+            if block.time_distributed:
+                found = block
+            block_id = block.parent
+        return found
+
     @property
     def input_types(self) -> tuple[TensorType, ...]:
         return tuple(self.tensors[t].type for t in self.inputs)

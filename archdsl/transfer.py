@@ -318,18 +318,6 @@ def trace_layers(model: Model, keras_model: Any) -> dict[str, Any]:
     return mapping
 
 
-def _outermost_time_distributed_block(model: Model, block_id: int | None) -> BlockCall | None:
-    """The block that TimeDistributed wraps, for a node inside it (blocks nested in it are
-    marked time-distributed too)."""
-    found = None
-    while block_id is not None:
-        block = model.blocks[block_id]
-        if block.time_distributed:
-            found = block
-        block_id = block.parent
-    return found
-
-
 def _trace(model: Model, pending: list[tuple[int, Any]], mapping: dict[str, Any], inside: BlockCall | None) -> None:
     """Follow (IR tensor, Keras tensor) pairs back to the inputs; ``inside`` is the
     TimeDistributed block whose one-step Keras model is being traced."""
@@ -346,7 +334,7 @@ def _trace(model: Model, pending: list[tuple[int, Any]], mapping: dict[str, Any]
             raise TransferError(f"{model.name}: no Keras history for {node.layer.qualified_name}")
         operation, node_index, _ = history
         inputs = list(operation._inbound_nodes[node_index].input_tensors)
-        block = _outermost_time_distributed_block(model, node.block) if inside is None else None
+        block = model.time_distributed_block(node.block) if inside is None else None
         step_model = getattr(operation, "layer", None) if _kind(operation) == "TimeDistributed" else None
         if block is not None and step_model is not None and hasattr(step_model, "outputs"):
             if len(block.outputs) != len(step_model.outputs) or len(block.inputs) != len(inputs):

@@ -276,7 +276,7 @@ class KerasMatch:
                 self.errors.append(f"{ir.name}: input tensor {tid} comes from {op.name} in Keras")
             return
         node = ir.nodes[tensor.producer]
-        block = None if strip else framed_block(ir, node)
+        block = None if strip else ir.time_distributed_block(node.block)
         if block is not None:
             key = (id(ir), block.id)
             if key in self.blocks:
@@ -355,23 +355,11 @@ class KerasMatch:
         for node in ir.nodes:
             if (id(ir), node.id) in self.matched:
                 continue
-            block = framed_block(ir, node)
+            block = ir.time_distributed_block(node.block)
             if block is not None and (id(ir), block.id) in self.blocks:
                 continue
             missing.append(node.layer.qualified_name)
         return missing
-
-
-def framed_block(ir: Model, node):
-    """The outermost TimeDistributed block a node belongs to, if any."""
-    found = None
-    current = node.block
-    while current is not None:
-        block = ir.blocks[current]
-        if block.time_distributed:
-            found = block
-        current = block.parent
-    return found
 
 
 @pytest.mark.keras
