@@ -408,6 +408,23 @@ def test_every_arch_file_parses_to_the_same_tree_as_with_lark(path: Path) -> Non
     assert_parsers_agree(path.read_text(encoding="utf-8"))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "# only\n# comments",
+        'model M {\r\n  input x: (4,)\r\n  # é ü\r\n  output x -> Dense(3, name="ñ")\r\n}\r\n',
+        '\n\nmodel M { "doc\n string" }',
+        "model M {\tinput x: (4,)\toutput x}   # trailing",
+        "model M { input x: (4,) output x ->",
+        "model M { s = 'a\\qb' }",
+    ],
+    ids=["empty", "comments only", "crlf and non-ascii", "doc string across lines", "tabs", "eof", "bad escape"],
+)
+def test_edge_texts_parse_alike(text: str) -> None:
+    assert_parsers_agree(text)
+
+
 def test_the_committed_tables_are_those_lark_makes_from_the_grammar() -> None:
     """After editing grammar/archdsl.lark, run `python -m archdsl.lalrgen`."""
     grammar = (ROOT / "grammar" / "archdsl.lark").read_text(encoding="utf-8")
