@@ -60,12 +60,6 @@ class Meta:
 EMPTY = Meta(None, None)
 
 
-class _Spliced(list):
-    """The children of a ``_rule``, to be spliced into its parent's."""
-
-    __slots__ = ("meta",)
-
-
 class Tables:
     """A grammar's terminals and LALR table, as :func:`archdsl.lalrgen.build_tables` made
     them."""
@@ -165,7 +159,7 @@ class Tables:
                 else:
                     meta = _span(child_metas)
                     if name[0] == "_":
-                        value = _Spliced(kept)
+                        value = kept  # a _rule's children, which its parent splices into its own
                     else:
                         value = build(name, meta, kept)
                 state_stack.append(states[state_stack[-1]][origin])
