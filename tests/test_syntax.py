@@ -426,7 +426,8 @@ def test_edge_texts_parse_alike(text: str) -> None:
 
 
 def test_the_committed_tables_are_those_lark_makes_from_the_grammar() -> None:
-    """After editing grammar/archdsl.lark, run `python -m archdsl.lalrgen`."""
+    """After editing grammar/archdsl.lark, run `python -m archdsl.lalrgen` (with the Lark
+    that constraints.txt pins)."""
     grammar = (ROOT / "grammar" / "archdsl.lark").read_text(encoding="utf-8")
     committed = (ROOT / "grammar" / lalrgen.TABLES_FILE).read_text(encoding="utf-8")
     assert committed == lalrgen.render(lalrgen.build_tables(grammar))
