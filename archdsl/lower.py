@@ -1081,17 +1081,14 @@ class Elaborator:
     def _callee_kind(self, call: CallValue) -> str:
         """What a call names: "layer", "regularizer", "block", "model" or "unknown". A call
         through an import alias (``lib.conv_bn(16)``) names a definition of that file."""
-        if isinstance(call.site, tuple) and call.site[1] is not None:
-            aliased = self.namespaces.get(call.site[1])
-            definition = aliased.definitions.get(call.name) if aliased else None
-            return definition.kind if definition else "unknown"
-        if call.name in CATALOGUE:
-            return "layer"
-        if call.name in REGULARIZERS:
-            return "regularizer"
-        if self.namespace and call.name in self.namespace.definitions:
-            return self.namespace.definitions[call.name].kind
-        return "unknown"
+        if not (isinstance(call.site, tuple) and call.site[1] is not None):
+            if call.name in CATALOGUE:
+                return "layer"
+            if call.name in REGULARIZERS:
+                return "regularizer"
+        namespace = self._namespace_for(call.name, call.site)
+        definition = namespace.definitions.get(call.name) if namespace else None
+        return definition.kind if definition else "unknown"
 
     def _namespace_for(self, name: str, site: Any = None) -> Namespace | None:
         if isinstance(site, tuple) and site[1] is not None:

@@ -674,10 +674,10 @@ def parse(text: str, file: str = "<input>") -> t.Module:
     depth = _nesting_depth(text)
     if depth > MAX_NESTING:
         raise error(f"brackets nested {depth} deep; the limit is {MAX_NESTING}", Location(file, 1, 1), code="limit")
-    builder = _Builder(file)
+    own = tables()
     try:
-        tokens, comment_tokens = tables().tokens(text, "COMMENT")
-        items = tables().parse(tokens, builder.build)
+        tokens, comment_tokens = own.tokens(text, "COMMENT")
+        items = own.parse(tokens, _Builder(file).build)
     except (lalr.Rejected, ArchError):
         # Lark explains a syntax error; a builder's error (a bad escape, chained
         # comparisons) is raised again there, after any syntax error before it.

@@ -161,24 +161,24 @@ def test_check_and_summary_never_import_frameworks_or_jinja() -> None:
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
     # The real entry point too, which ends with os._exit: -X importtime lists every import.
     for argv in (["check", "-q", "specs/"], ["summary", "specs/resnet.arch"]):
-        traced = subprocess.run(
-            [sys.executable, "-X", "importtime", "-m", "archdsl", *argv], cwd=ROOT, capture_output=True, text=True
-        )
-        imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in traced.stderr.splitlines()}
+        traced, imported = imported_packages(*argv)
         assert traced.returncode == 0 and "archdsl" in imported
         assert imported.isdisjoint(heavy_roots)
+
+
+def imported_packages(*argv: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """Run the real entry point under -X importtime: the process, and the top-level
+    packages it imported."""
+    traced = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "archdsl", *argv], cwd=ROOT, capture_output=True, text=True
+    )
+    return traced, {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in traced.stderr.splitlines()}
 
 
 def test_a_syntax_error_is_explained_by_lark(tmp_path: Path) -> None:
     bad = tmp_path / "bad.arch"
     bad.write_text("model M {\n  input x: (4,)\n  output x -> Dense(3\n}\n")
-    traced = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "archdsl", "check", str(bad)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in traced.stderr.splitlines()}
+    traced, imported = imported_packages("check", str(bad))
     assert traced.returncode == 1 and "lark" in imported
     assert "bad.arch:4:1: error: unexpected '}'" in traced.stdout, traced.stdout
 
